@@ -1,0 +1,80 @@
+# Thin front-end to the project's tools.  Every target uses the virtualenv in
+# .venv, created and filled on first use (and refreshed when setup.py,
+# pyproject.toml or requirements/ change).  `make help` lists the targets.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Extra arguments for pytest, e.g. `make test ARGS="-k hmac -x"`.
+ARGS ?=
+
+SPHINXOPTS ?= -W -n --keep-going
+DOCS_BUILD := docs/_build
+
+INSTALL_STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
+REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install lint fmt typecheck test cov integration docs check clean
+
+help: ## List the targets.
+	@echo "Usage: make <target>"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALL_STAMP): $(BIN)/python setup.py pyproject.toml $(REQUIREMENTS)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(INSTALL_STAMP) ## Create .venv if missing and install thorn with its test extras.
+
+lint: install ## Lint: ruff, ruff format --check, mypy.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+fmt: install ## Format the code and sort imports.
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .
+
+typecheck: install ## Type-check thorn/ (strict) and the typing examples in t/typing/.
+	$(BIN)/mypy thorn $(wildcard t/typing)
+
+# pytest's own exit status is the target's: a failure (1), an interrupted run
+# (2) or "no tests collected" (5) all fail the target; nothing masks them.
+test: lint ## Install, lint, then run the whole test suite (what CI runs).
+	$(BIN)/pytest $(ARGS)
+
+cov: install ## Run the whole suite under coverage (branch, combined, fail_under from pyproject.toml).
+	$(BIN)/coverage erase
+	@status=0; \
+	$(BIN)/coverage run -m pytest $(ARGS) || status=$$?; \
+	$(BIN)/coverage combine --quiet || { [ $$status -ne 0 ] || status=1; }; \
+	$(BIN)/coverage report || { [ $$status -ne 0 ] || status=2; }; \
+	exit $$status
+
+integration: install ## Run only the tests that need real services (Redis, Celery, PostgreSQL).
+	$(BIN)/pytest -m integration $(ARGS)
+
+$(DOCS_STAMP): $(INSTALL_STAMP) requirements/docs.txt
+	$(BIN)/python -m pip install --quiet -r requirements/docs.txt
+	@touch $@
+
+docs: $(DOCS_STAMP) ## Build the HTML docs and run their doctests (warnings are errors).
+	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs $(DOCS_BUILD)/html
+	$(BIN)/sphinx-build $(SPHINXOPTS) -b doctest docs $(DOCS_BUILD)/doctest
+
+check: lint ## Before every commit: lint, then the unit tests.
+	$(BIN)/pytest t/unit $(ARGS)
+
+clean: ## Remove build, test and cache artefacts (keeps .venv; rm -rf .venv to reset it).
+	rm -rf build dist *.egg-info $(DOCS_BUILD) htmlcov .coverage .coverage.* coverage.xml
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -1,0 +1,89 @@
+"""Packaging for thorn: metadata here, dependencies in requirements/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+REQUIREMENTS = HERE / "requirements"
+
+
+def read_version() -> str:
+    """Return ``__version__`` from ``thorn/__init__.py``, the only place it lives."""
+    source = (HERE / "thorn" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", source, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("cannot find __version__ in thorn/__init__.py")
+    return match.group(1)
+
+
+def read_requirements(path: Path) -> list[str]:
+    """Return the requirements listed in ``path``, following ``-r`` includes."""
+    requirements: list[str] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            included = line.split(None, 1)[1].strip()
+            requirements.extend(read_requirements(path.parent / included))
+        elif line.startswith("-"):
+            raise RuntimeError(f"{path}: unsupported option in requirements file: {line!r}")
+        else:
+            requirements.append(line)
+    return requirements
+
+
+def extras_require() -> dict[str, list[str]]:
+    """One extra per ``requirements/extras/*.txt`` (named by its stem), plus ``test``."""
+    extras = {
+        path.stem: read_requirements(path)
+        for path in sorted((REQUIREMENTS / "extras").glob("*.txt"))
+    }
+    extras["test"] = read_requirements(REQUIREMENTS / "test.txt")
+    return extras
+
+
+setup(
+    name="thorn",
+    version=read_version(),
+    description="Webhooks for Django models: subscribe, filter, sign and deliver events.",
+    long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
+    long_description_content_type="text/x-rst",
+    author="thorn developers",
+    url="https://github.com/robinhood/thorn",
+    license="BSD-3-Clause",
+    keywords="webhooks, events, django, http, callbacks",
+    packages=find_packages(exclude=["t", "t.*", "examples*", "bench*", "docs*"]),
+    include_package_data=True,
+    # py.typed marks the package as typed (PEP 561); migrations are packages
+    # (thorn.django.migrations) and so are found by find_packages.
+    package_data={"thorn": ["py.typed"]},
+    zip_safe=False,
+    python_requires=">=3.10",
+    install_requires=read_requirements(REQUIREMENTS / "default.txt"),
+    extras_require=extras_require(),
+    classifiers=[
+        "Development Status :: 4 - Beta",
+        "Environment :: Web Environment",
+        "Framework :: Django",
+        "Framework :: Django :: 4.2",
+        "Framework :: Django :: 5.2",
+        "Intended Audience :: Developers",
+        "Operating System :: OS Independent",
+        "Programming Language :: Python",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Programming Language :: Python :: Implementation :: CPython",
+        "Topic :: Internet :: WWW/HTTP",
+        "Topic :: Software Development :: Libraries :: Python Modules",
+        "Typing :: Typed",
+    ],
+)
