@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from thorn import _state
+from thorn.app import Thorn
+
+from t.receiver import Receiver
+
+
+@pytest.fixture(scope="session")
+def receiver_server() -> Iterator[Receiver]:
+    """One loopback receiver for the whole session."""
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server: Receiver) -> Receiver:
+    """The loopback receiver, emptied for this test."""
+    receiver_server.reset()
+    return receiver_server
+
+
+@pytest.fixture
+def make_app() -> Iterator[Any]:
+    """Create framework-free Thorn apps with the given settings.
+
+    Deliveries in these tests go to 127.0.0.1, which the default recipient
+    validators refuse, so they default to ``THORN_RECIPIENT_VALIDATORS=[]``.
+    """
+    apps: list[Thorn] = []
+
+    def make(**settings: Any) -> Thorn:
+        config = {
+            "THORN_RECIPIENT_VALIDATORS": [],
+            "THORN_SUBSCRIBERS_SECRET": "static-secret",
+            **settings,
+        }
+        app = Thorn(config=config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.transport.close()
+    _state._current_app.set(None)
+
+
+@pytest.fixture
+def app(make_app: Any) -> Thorn:
+    """A framework-free app delivering to loopback."""
+    app: Thorn = make_app()
+    return app

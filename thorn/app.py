@@ -1,0 +1,268 @@
+"""The Thorn application: settings, dispatcher, environment and buffer."""
+
+from __future__ import annotations
+
+import itertools
+from contextvars import ContextVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from thorn import _state
+from thorn.buffer import EventBuffer
+from thorn.conf import Settings
+from thorn.environment import Environment, envs
+from thorn.exceptions import BufferNotEmpty, ImproperlyConfigured
+from thorn.utils.imports import import_string
+from thorn.utils.log import get_logger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from thorn.dispatch.base import Dispatcher as BaseDispatcher
+    from thorn.events import Event
+    from thorn.request import Request
+    from thorn.transport import Transport
+
+__all__ = ["Thorn"]
+
+logger = get_logger(__name__)
+
+
+class Thorn:
+    """The Thorn application.
+
+    Most projects never create one: the default app is created on first use
+    and reads its settings from the detected environment (Django's settings
+    when ``DJANGO_SETTINGS_MODULE`` is set).
+
+    Arguments:
+        dispatcher: A dispatcher alias (``"default"``, ``"celery"``,
+            ``"disabled"``), a ``"module:Class"`` path, or a class;
+            ``THORN_DISPATCHER`` by default.
+        set_as_current: Make this the current app of this thread/context.
+        config: Settings (a mapping or an object) for use without a web
+            framework.  When given, no environment is autodetected.
+        env: An :class:`~thorn.environment.Environment` to use.
+
+    .. versionchanged:: 2.0
+        Added ``config`` and ``env``.
+    """
+
+    #: Dispatcher aliases accepted by ``THORN_DISPATCHER``.
+    dispatchers = {
+        "default": "thorn.dispatch.base:Dispatcher",
+        "celery": "thorn.dispatch.celery:Dispatcher",
+        "disabled": "thorn.dispatch.disabled:Dispatcher",
+    }
+    #: Environments tried in order by :meth:`autodetect_env`.
+    environments = envs
+    event_cls = "thorn.events:Event"
+    model_event_cls = "thorn.events:ModelEvent"
+    request_cls = "thorn.request:Request"
+
+    def __init__(
+        self,
+        dispatcher: str | type[BaseDispatcher] | None = None,
+        set_as_current: bool = True,
+        *,
+        config: Any = None,
+        env: Environment | None = None,
+    ) -> None:
+        self._dispatcher_option = dispatcher
+        self._config = config
+        self._env = env
+        self._dispatchers: dict[type[BaseDispatcher], BaseDispatcher] = {}
+        self._buffer: ContextVar[EventBuffer | None] = ContextVar(
+            f"thorn_buffer_{id(self):x}", default=None
+        )
+        if set_as_current:
+            self.set_current()
+
+    def set_current(self) -> None:
+        """Make this the current app of this thread/context."""
+        _state.set_current_app(self)
+
+    def set_default(self) -> None:
+        """Make this the default app of the process."""
+        _state.set_default_app(self)
+
+    # -- environment and settings
+
+    def autodetect_env(self) -> Environment | None:
+        """Return the first environment whose ``autodetect()`` is true."""
+        for path in self.environments:
+            env_cls = import_string(path)
+            if env_cls.autodetect():
+                env: Environment = env_cls()
+                return env
+        return None
+
+    @cached_property
+    def env(self) -> Environment:
+        """The framework environment (:class:`~thorn.environment.Environment`)."""
+        if self._env is not None:
+            return self._env
+        if self._config is not None:
+            return Environment(self._config)
+        return self.autodetect_env() or Environment()
+
+    @property
+    def config(self) -> Any:
+        """The environment's configuration object (Django's settings)."""
+        return self.env.config
+
+    @cached_property
+    def settings(self) -> Settings:
+        """``THORN_*`` settings, read live from :attr:`config`."""
+        return Settings(self.env.config)
+
+    # -- dispatch
+
+    @property
+    def Dispatcher(self) -> type[BaseDispatcher]:
+        """The dispatcher class chosen by the constructor or ``THORN_DISPATCHER``."""
+        option = self._dispatcher_option or self.settings.THORN_DISPATCHER
+        if isinstance(option, type):
+            return option
+        setting = "dispatcher" if self._dispatcher_option else "THORN_DISPATCHER"
+        if not isinstance(option, str):
+            raise ImproperlyConfigured(f"{setting}={option!r} is not an alias, path or class")
+        path = self.dispatchers.get(option, option)
+        if ":" not in path and "." not in path:
+            raise ImproperlyConfigured(
+                f"{setting}={option!r} is not one of {sorted(self.dispatchers)} "
+                "nor a 'module:Class' path"
+            )
+        dispatcher_cls: type[BaseDispatcher] = import_string(path, setting)
+        return dispatcher_cls
+
+    @property
+    def dispatcher(self) -> BaseDispatcher:
+        """The dispatcher instance (one per dispatcher class)."""
+        cls = self.Dispatcher
+        dispatcher = self._dispatchers.get(cls)
+        if dispatcher is None:
+            dispatcher = self._dispatchers[cls] = cls(app=self)
+        return dispatcher
+
+    @cached_property
+    def transport(self) -> Transport:
+        """The :class:`~thorn.transport.Transport` that makes deliveries."""
+        from thorn.transport import Transport
+
+        return Transport()
+
+    @property
+    def hmac_sign(self) -> Callable[..., Any]:
+        """The signing function named by ``THORN_HMAC_SIGNER``."""
+        signer: Callable[..., Any] = self.settings.THORN_HMAC_SIGNER
+        return signer
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` of deliveries (``THORN_USER_AGENT``)."""
+        configured: str | None = self.settings.THORN_USER_AGENT
+        return configured or _default_user_agent()
+
+    def encode(self, payload: Any, content_type: str) -> str:
+        """Encode ``payload`` with the ``THORN_CODECS`` codec of ``content_type``.
+
+        Raises:
+            ImproperlyConfigured: if no codec handles ``content_type``.
+        """
+        codec = self.settings.THORN_CODECS.get(content_type)
+        if codec is None:
+            raise ImproperlyConfigured(
+                f"no codec for content type {content_type!r} in THORN_CODECS"
+            )
+        encoded: str = codec(payload)
+        return encoded
+
+    def Event(self, *args: Any, **kwargs: Any) -> Event:
+        """Create an :class:`~thorn.events.Event` bound to this app."""
+        event: Event = import_string(self.event_cls)(*args, app=self, **kwargs)
+        return event
+
+    def Request(self, *args: Any, **kwargs: Any) -> Request:
+        """Create a :class:`~thorn.request.Request` bound to this app."""
+        request: Request = import_string(self.request_cls)(*args, app=self, **kwargs)
+        return request
+
+    # -- framework services
+
+    def on_commit(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fun`` when the current database transaction commits."""
+        self.env.on_commit(fun, *args, **kwargs)
+
+    def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
+        """Reverse a URL through the environment (``django.urls.reverse``)."""
+        return self.env.reverse(view_name, *args, **kwargs)
+
+    # -- buffering
+
+    @property
+    def active_buffer(self) -> EventBuffer | None:
+        """The buffer of this thread/context, when buffering is on."""
+        return self._buffer.get()
+
+    def enable_buffer(self, owner: object | None = None) -> None:
+        """Buffer events sent in this thread/context instead of sending them.
+
+        Does nothing when buffering is already on (the first owner stays).
+        Flush with :meth:`flush_buffer`, e.g. at the end of a web request.
+        """
+        if self._buffer.get() is None:
+            self._buffer.set(EventBuffer(owner))
+
+    def disable_buffer(self, owner: object | None = None) -> None:
+        """Turn buffering off (only the owner, or anyone when ``owner`` is None).
+
+        Raises:
+            BufferNotEmpty: if events are still buffered.
+        """
+        buffer = self._buffer.get()
+        if buffer is None or (owner is not None and buffer.owner not in (None, owner)):
+            return
+        if buffer.pending:
+            raise BufferNotEmpty("please flush_buffer() before disabling it")
+        self._buffer.set(None)
+
+    def flush_buffer(self, owner: object | None = None) -> None:
+        """Send the buffered events (only the owner, or anyone when ``owner`` is None).
+
+        Each dispatcher sends its events in its own way: the default
+        dispatcher one by one, the celery dispatcher in chunks.
+        Events sent while flushing (by a callback) are not buffered.
+        Every event is attempted; failures are logged by the dispatcher and
+        the first error is raised once all were attempted.
+        """
+        buffer = self._buffer.get()
+        if buffer is None or (owner is not None and buffer.owner not in (None, owner)):
+            return
+        pending, buffer.pending = buffer.pending, []
+        first_error: Exception | None = None
+        token = self._buffer.set(None)
+        try:
+            for _, group in itertools.groupby(pending, key=lambda item: id(item.dispatcher)):
+                items = list(group)
+                try:
+                    items[0].dispatcher.flush(items)
+                except Exception as exc:
+                    logger.error(
+                        "Flushing buffered events failed: %s (%s)",
+                        ", ".join(item.event for item in items),
+                        exc,
+                    )
+                    first_error = first_error or exc
+        finally:
+            self._buffer.reset(token)
+        if first_error is not None:
+            raise first_error
+
+
+def _default_user_agent() -> str:
+    from thorn import __version__
+
+    return f"Mozilla/5.0 (compatible; thorn/{__version__}; python-requests/{requests.__version__})"

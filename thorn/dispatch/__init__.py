@@ -1,0 +1,1 @@
+"""Dispatchers: how an event reaches its subscribers (one module per backend)."""

@@ -1,0 +1,51 @@
+"""Framework integration: what thorn needs from the web framework it runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from thorn.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from thorn.generic.models import AbstractSubscriber
+
+__all__ = ["Environment", "envs"]
+
+#: Environments tried in order by :meth:`thorn.Thorn.autodetect_env`.
+envs = ["thorn.environment.django:DjangoEnv"]
+
+
+class Environment:
+    """No web framework: settings from a mapping, no stored subscribers.
+
+    This is what thorn uses when no framework is detected, or when an app is
+    created with ``Thorn(config={...})``.  Framework environments subclass it.
+
+    Arguments:
+        config: Settings as a mapping or an object with attributes.
+    """
+
+    #: Secret of the site, used to derive stable secrets for static
+    #: subscribers given as a bare URL.
+    secret_key: str | None = None
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config
+
+    @staticmethod
+    def autodetect() -> bool:
+        """Return true if this environment should be used."""
+        return False
+
+    def stored_subscribers(self, event: str, sender: Any = None) -> Iterable[AbstractSubscriber]:
+        """Return stored subscribers matching ``event`` (and ``sender``)."""
+        return ()
+
+    def on_commit(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fun`` when the current transaction commits (now, here)."""
+        fun(*args, **kwargs)
+
+    def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
+        """Reverse a URL by view name."""
+        raise ImproperlyConfigured("reversing URLs needs a web framework environment")

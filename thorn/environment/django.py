@@ -1,0 +1,75 @@
+"""Django environment: settings, stored subscribers, transactions and URLs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from thorn.environment import Environment
+from thorn.utils.imports import import_string
+
+if TYPE_CHECKING:
+    from thorn.generic.models import AbstractSubscriber
+
+__all__ = ["DjangoEnv"]
+
+#: Default of ``THORN_SUBSCRIBER_MODEL``.
+DEFAULT_SUBSCRIBER_MODEL = "thorn.django.models:Subscriber"
+
+
+class DjangoEnv(Environment):
+    """Thorn's Django environment, selected when ``DJANGO_SETTINGS_MODULE`` is set.
+
+    Django is imported lazily, so importing thorn does not import Django.
+    """
+
+    def __init__(self, config: Any = None) -> None:
+        from django.conf import settings
+
+        super().__init__(settings if config is None else config)
+
+    @staticmethod
+    def autodetect(env: str = "DJANGO_SETTINGS_MODULE") -> bool:
+        """Return true if the Django settings module is configured."""
+        return bool(os.environ.get(env))
+
+    @property
+    def secret_key(self) -> str | None:  # type: ignore[override]
+        """Django's ``SECRET_KEY``."""
+        return getattr(self.config, "SECRET_KEY", None) or None
+
+    @property
+    def Subscriber(self) -> type[Any]:
+        """The subscriber model named by ``THORN_SUBSCRIBER_MODEL``."""
+        path = getattr(self.config, "THORN_SUBSCRIBER_MODEL", None) or DEFAULT_SUBSCRIBER_MODEL
+        model: type[Any] = import_string(path, "THORN_SUBSCRIBER_MODEL")
+        return model
+
+    def stored_subscribers(self, event: str, sender: Any = None) -> Iterable[AbstractSubscriber]:
+        """Return the subscriptions stored in the database that match ``event``.
+
+        Empty when the ``thorn.django`` app is not installed.
+        """
+        from django.apps import apps
+
+        if not apps.is_installed("thorn.django"):
+            return ()
+        subscribers: Iterable[AbstractSubscriber] = self.Subscriber.objects.matching(event, sender)
+        return subscribers
+
+    def on_commit(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fun`` when the current transaction commits.
+
+        Outside a transaction (autocommit) Django calls it immediately.
+        """
+        from django.db import transaction
+
+        transaction.on_commit(partial(fun, *args, **kwargs))
+
+    def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
+        """Reverse a URL with :func:`django.urls.reverse`."""
+        from django.urls import reverse
+
+        return reverse(view_name, *args, **kwargs)

@@ -1,0 +1,1 @@
+"""Framework-free building blocks: the subscriber interface and lookup."""

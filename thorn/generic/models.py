@@ -1,0 +1,83 @@
+"""The subscriber interface, and a mixin that implements it."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+from thorn._state import current_app
+
+__all__ = ["AbstractSubscriber", "SubscriberModelMixin"]
+
+
+class AbstractSubscriber(abc.ABC):
+    """What every subscriber provides (use it in :func:`isinstance` checks).
+
+    A subscriber has ``uuid``, ``event`` (a pattern like ``"article.*"``),
+    ``url``, ``user`` (the owner, or ``None``), ``hmac_secret``,
+    ``hmac_digest`` and ``content_type`` attributes.
+    Classes that do not inherit from it can be registered with
+    ``AbstractSubscriber.register``, which also works as a class decorator.
+    """
+
+    uuid: Any
+    event: str
+    url: str
+    user: Any
+    hmac_secret: str
+    hmac_digest: str
+    content_type: str
+
+    @abc.abstractmethod
+    def as_dict(self) -> dict[str, Any]:
+        """Return a dictionary representation of the subscriber."""
+
+    @abc.abstractmethod
+    def sign(self, message: str | bytes) -> str | bytes:
+        """Sign ``message`` with the subscriber's secret and digest."""
+
+    @abc.abstractmethod
+    def user_ident(self) -> Any:
+        """Return the owner's identity (a primary key), or ``None``."""
+
+
+class SubscriberModelMixin:
+    """Implements :class:`AbstractSubscriber`'s methods from the attributes."""
+
+    uuid: Any
+    event: str
+    url: str
+    user: Any
+    hmac_secret: str
+    hmac_digest: str
+    content_type: str
+
+    def sign(self, message: str | bytes) -> str | bytes:
+        """Sign ``message`` with the configured ``THORN_HMAC_SIGNER``."""
+        signed: str | bytes = current_app().hmac_sign(self.hmac_digest, self.hmac_secret, message)
+        return signed
+
+    def user_ident(self) -> Any:
+        """Return the owner's primary key, or ``None``."""
+        return getattr(self.user, "pk", self.user)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the subscriber as a dictionary (it includes the secret)."""
+        return {
+            "uuid": str(self.uuid),
+            "event": self.event,
+            "user": self.user_ident(),
+            "url": self.url,
+            "hmac_secret": self.hmac_secret,
+            "hmac_digest": self.hmac_digest,
+            "content_type": self.content_type,
+        }
+
+    @classmethod
+    def from_dict(cls, *args: Any, **kwargs: Any) -> Any:
+        """Create a subscriber from a URL or the same arguments as :class:`dict`."""
+        if args and isinstance(args[0], str):
+            args = ({"url": args[0]}, *args[1:])
+        fields: Mapping[str, Any] = dict(*args, **kwargs)
+        return cls(**fields)

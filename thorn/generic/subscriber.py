@@ -1,0 +1,182 @@
+"""Static subscribers, event patterns, and finding the subscribers of an event."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid as uuid_module
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from thorn.conf import MIME_JSON
+from thorn.exceptions import ImproperlyConfigured
+from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
+from thorn.utils.imports import import_string
+
+if TYPE_CHECKING:
+    from thorn.app import Thorn
+
+__all__ = [
+    "StaticSubscriber",
+    "event_matches",
+    "event_patterns",
+    "subscribers_for_event",
+]
+
+#: Namespace of the stable uuids given to static subscribers.
+STATIC_NAMESPACE = uuid_module.UUID("8a4e2f1c-6b1d-5c3e-9f70-1d2c3b4a5e6f")
+
+
+def event_patterns(event: str) -> tuple[str, ...]:
+    """Return the subscription patterns that match ``event``.
+
+    An event ``"topic.rest"`` is matched by the patterns ``"topic.rest"``,
+    ``"topic.*"``, ``"*.rest"`` and ``"*"`` (the name is split at its first
+    dot), the same rule as Thorn 1.5's database query.
+    """
+    topic, dot, rest = event.partition(".")
+    return (event, f"{topic}.*", f"*.{rest}" if dot else "*.", "*")
+
+
+def event_matches(pattern: str, event: str) -> bool:
+    """Return true if a subscription to ``pattern`` receives ``event``."""
+    return pattern in event_patterns(event)
+
+
+@dataclass(frozen=True)
+class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
+    """A subscriber that is not stored: from ``THORN_SUBSCRIBERS`` or an event.
+
+    .. versionchanged:: 2.0
+        A subscriber given as a bare URL gets a stable uuid (derived from its
+        pattern and URL) and a stable secret, not new random ones for every
+        delivery.
+    """
+
+    url: str
+    event: str = "*"
+    hmac_secret: str = field(default="", repr=False)
+    hmac_digest: str = "sha256"
+    content_type: str = MIME_JSON
+    user: Any = None
+    uuid: uuid_module.UUID = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url:
+            raise ImproperlyConfigured(f"subscriber URL must be a non-empty string: {self.url!r}")
+        object.__setattr__(self, "hmac_digest", self.hmac_digest.lower())
+        if self.uuid is None:
+            stable = uuid_module.uuid5(STATIC_NAMESPACE, f"{self.event} {self.url}")
+            object.__setattr__(self, "uuid", stable)
+        elif not isinstance(self.uuid, uuid_module.UUID):
+            object.__setattr__(self, "uuid", uuid_module.UUID(str(self.uuid)))
+
+
+def static_secret(app: Thorn, url: str) -> str:
+    """Return the secret used for a static subscriber that did not give one.
+
+    ``THORN_SUBSCRIBERS_SECRET`` if set, else a secret derived from the
+    environment's secret key (Django's ``SECRET_KEY``) and the URL.
+    """
+    secret: str | None = app.settings.THORN_SUBSCRIBERS_SECRET
+    if secret:
+        return secret
+    key = app.env.secret_key
+    if not key:
+        raise ImproperlyConfigured(
+            f"static subscriber {url!r} has no hmac_secret: "
+            "set THORN_SUBSCRIBERS_SECRET or give the subscriber a secret"
+        )
+    digest = hmac.new(key.encode(), f"thorn.static-subscriber:{url}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
+def _from_item(app: Thorn, item: Any, pattern: str) -> StaticSubscriber:
+    fields = {"url": item} if isinstance(item, str) else dict(item)
+    unknown = set(fields) - set(StaticSubscriber.__dataclass_fields__)
+    if unknown:
+        raise ImproperlyConfigured(f"unknown subscriber fields {sorted(unknown)} in {item!r}")
+    if not fields.get("url"):
+        raise ImproperlyConfigured(f"subscriber has no url: {item!r}")
+    fields.setdefault("event", pattern)
+    if not fields.get("hmac_secret"):
+        fields["hmac_secret"] = static_secret(app, fields.get("url", ""))
+    return StaticSubscriber(**fields)
+
+
+def _traverse(
+    app: Thorn, items: Any, pattern: str, event: str, sender: Any, context: Mapping[str, Any]
+) -> Iterator[AbstractSubscriber]:
+    if not items:
+        return
+    if isinstance(items, (str, Mapping, AbstractSubscriber)) or callable(items):
+        items = [items]
+    for item in items:
+        if not item:
+            continue
+        if isinstance(item, str) and item.startswith("!"):
+            item = import_string(item[1:], "THORN_SUBSCRIBERS")
+        if isinstance(item, AbstractSubscriber):
+            yield item
+        elif isinstance(item, (str, Mapping)):
+            yield _from_item(app, item, pattern)
+        elif callable(item):
+            yield from _traverse(
+                app, item(event, sender=sender, **context), pattern, event, sender, context
+            )
+        elif isinstance(item, Iterable):
+            yield from _traverse(app, item, pattern, event, sender, context)
+        else:
+            raise ImproperlyConfigured(f"not a subscriber: {item!r}")
+
+
+def _ident(user: Any) -> Any:
+    return getattr(user, "pk", user)
+
+
+def _receives(subscriber: AbstractSubscriber, sender: Any) -> bool:
+    # Ownerless subscriptions receive every event; owned ones receive events
+    # without a sender and events sent by their owner.
+    owner = subscriber.user_ident()
+    return owner is None or sender is None or owner == _ident(sender)
+
+
+def subscribers_for_event(
+    app: Thorn,
+    event: str,
+    sender: Any = None,
+    context: Mapping[str, Any] | None = None,
+    extra_subscribers: Any = None,
+) -> list[AbstractSubscriber]:
+    """Return the subscribers of ``event``, each once.
+
+    Sources, in order: ``THORN_SUBSCRIBERS`` (matched by the same patterns
+    as stored subscriptions), the stored subscriptions of the environment,
+    and ``extra_subscribers`` (an event's own).  Items can be URLs, dicts,
+    subscriber objects, ``"!path.to:callable"`` strings, callables called
+    as ``fn(event, sender=sender, **context)``, or lists of these.
+    Duplicates (the same uuid) are dropped, and subscriptions owned by
+    another user than ``sender`` are left out.
+    """
+    context = context or {}
+    static = app.settings.THORN_SUBSCRIBERS
+    if not isinstance(static, Mapping):
+        raise ImproperlyConfigured(f"THORN_SUBSCRIBERS must be a mapping, not {static!r}")
+
+    def sources() -> Iterator[AbstractSubscriber]:
+        for pattern, items in static.items():
+            if event_matches(pattern, event):
+                yield from _traverse(app, items, pattern, event, sender, context)
+        yield from app.env.stored_subscribers(event, sender)
+        yield from _traverse(app, extra_subscribers, event, event, sender, context)
+
+    seen: set[str] = set()
+    found = []
+    for subscriber in sources():
+        key = str(subscriber.uuid)
+        if key not in seen and _receives(subscriber, sender):
+            seen.add(key)
+            found.append(subscriber)
+    return found

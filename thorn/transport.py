@@ -1,0 +1,267 @@
+"""The HTTP client that makes every delivery: safe connect, limits, reuse."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import threading
+from collections.abc import Callable
+from time import monotonic
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from thorn._deadline import POOL_CLASSES, deadline
+from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
+from thorn.outcome import Outcome, parse_retry_after
+from thorn.validators import Address, RecipientValidator, resolve, resolve_url
+
+if TYPE_CHECKING:
+    from thorn.request import Request
+
+__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "MAX_REDIRECTS", "Transport"]
+
+#: Bytes of a response body read at most; the rest is never downloaded.
+DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024
+#: Redirect hops followed at most, when redirects are allowed.
+MAX_REDIRECTS = 5
+
+Resolver = Callable[[str, int], list[Address]]
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to the address that was checked, not to a new DNS answer.
+
+    The pool is keyed by that address and the hostname; TLS still sends the
+    hostname (SNI) and verifies the certificate against it.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Any = None,
+        cert: Any = None,
+    ) -> Any:
+        address = getattr(request, "thorn_address", None)
+        if address is None:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(
+            request, True if verify is None else verify, cert
+        )
+        hostname = host_params["host"]
+        host_params["host"] = str(address)
+        pinned = {**pool_kwargs, "server_hostname": hostname, "assert_hostname": hostname}
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pinned)
+
+
+class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
+    """Receivers cannot set cookies that a later delivery would send."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+def _host_header(url: str) -> str:
+    netloc = urlsplit(url).netloc
+    return netloc.rpartition("@")[2]
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, (TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError))
+
+
+class Transport:
+    """Delivers requests over HTTP(S) and returns an :class:`~thorn.outcome.Outcome`.
+
+    Every delivery goes through :meth:`send`.  It checks the recipient
+    (URL validators on the URL, address validators on every address the
+    host resolves to), connects to an address that passed, verifies TLS,
+    reads at most ``max_response_size`` bytes of the answer, and follows
+    redirects only when allowed, checking every hop the same way.
+    Connections are kept alive per thread and host.
+
+    Arguments:
+        allow_redirects: Follow redirects; ``None`` reads the request's
+            ``THORN_ALLOW_REDIRECTS`` setting at every delivery.
+        max_redirects: Hops followed at most.
+        max_response_size: Bytes of a response body read at most.
+        resolver: ``resolver(host, port) -> [addresses]``; the system
+            resolver by default (tests inject their own).
+        verify: TLS verification: ``True``, or a CA bundle path.
+
+    .. versionadded:: 2.0
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_redirects: bool | None = None,
+        max_redirects: int = MAX_REDIRECTS,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        resolver: Resolver | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self.allow_redirects = allow_redirects
+        self.max_redirects = max_redirects
+        self.max_response_size = max_response_size
+        self.resolver = resolver or resolve
+        self.verify = verify
+        self._local = threading.local()
+
+    def new_session(self) -> requests.Session:
+        """Return a session configured for deliveries."""
+        session = requests.Session()
+        session.trust_env = False  # no proxies or .netrc from the environment
+        session.cookies.set_policy(_RejectAllCookies())
+        session.headers["Accept-Encoding"] = "identity"
+        adapter = _PinnedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (kept-alive connections live here)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self.new_session()
+        return session
+
+    def close(self) -> None:
+        """Close this thread's connections."""
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            del self._local.session
+
+    def check_recipient(self, request: Request, url: str) -> Address | None:
+        """Validate ``url`` for ``request``; return the address to connect to.
+
+        Returns ``None`` when no validator checks addresses (the host is
+        then resolved by the connection itself).
+
+        Raises:
+            SecurityError: if a validator refuses the URL or any address.
+        """
+        request.validate_recipient(url)
+        address_validators = [
+            v
+            for v in request.recipient_validators
+            if isinstance(v, RecipientValidator) and v.checks_addresses
+        ]
+        if not address_validators:
+            return None
+        addresses = resolve_url(url, self.resolver)
+        for validator in address_validators:
+            for address in addresses:
+                validator.validate_address(url, address)
+        return addresses[0]
+
+    def send(self, request: Request) -> Outcome:
+        """Deliver ``request`` once; never raises for a failed delivery.
+
+        The whole attempt (connect, redirects, sending, reading the answer)
+        lasts at most ``request.timeout`` seconds.
+        """
+        started = monotonic()
+        response = None
+        try:
+            body = request.body
+            headers = request.headers_for(body)
+            with deadline(started + request.timeout):
+                response = self._post_following_redirects(request, body, headers)
+            status = response.status_code
+            if not 200 <= status < 300:
+                raise HTTPStatusError(
+                    f"{request.url} answered {status} {response.reason}",
+                    request=request,
+                    response=response,
+                )
+        except SecurityError as exc:
+            return Outcome(latency=monotonic() - started, error=exc)
+        except DeliveryError as exc:
+            return self._outcome(started, exc, response)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            error: DeliveryError
+            if _is_timeout(exc) or monotonic() - started >= request.timeout:
+                error = DeliveryTimeout(
+                    f"{request.url} did not answer within {request.timeout}s", request=request
+                )
+            else:
+                error = DeliveryError(f"{request.url}: {exc}", request=request, response=response)
+            error.__cause__ = exc
+            return self._outcome(started, error, response)
+        return self._outcome(started, None, response)
+
+    def _outcome(self, started: float, error: Any, response: Any) -> Outcome:
+        return Outcome(
+            status=None if response is None else response.status_code,
+            latency=monotonic() - started,
+            error=error,
+            retry_after=None
+            if response is None
+            else parse_retry_after(response.headers.get("Retry-After")),
+            response=response,
+        )
+
+    def _post_following_redirects(
+        self, request: Request, body: bytes, headers: dict[str, str]
+    ) -> requests.Response:
+        url = request.url
+        allow_redirects = self.allow_redirects
+        if allow_redirects is None:
+            allow_redirects = request.app.settings.THORN_ALLOW_REDIRECTS
+        for _hop in range(self.max_redirects + 1):
+            response = self._post(request, url, body, headers)
+            if not (allow_redirects and response.is_redirect):
+                return response
+            url = urljoin(url, response.headers["Location"])
+        raise DeliveryError(
+            f"{request.url}: more than {self.max_redirects} redirects",
+            request=request,
+            response=response,
+        )
+
+    def _post(
+        self, request: Request, url: str, body: bytes, headers: dict[str, str]
+    ) -> requests.Response:
+        address = self.check_recipient(request, url)
+        session = self.session if request.allow_keepalive else self.new_session()
+        prepared = session.prepare_request(
+            requests.Request("POST", url, data=body, headers=headers)
+        )
+        if address is not None:
+            prepared.thorn_address = address  # type: ignore[attr-defined]
+            prepared.headers["Host"] = _host_header(url)
+        if not request.allow_keepalive:
+            prepared.headers["Connection"] = "close"
+        try:
+            response = session.send(
+                prepared,
+                timeout=request.timeout,
+                allow_redirects=False,
+                stream=True,
+                verify=self.verify,
+            )
+            self._read_capped(response)
+        finally:
+            if not request.allow_keepalive:
+                session.close()
+        return response
+
+    def _read_capped(self, response: requests.Response) -> None:
+        """Read at most ``max_response_size`` bytes, then let the connection go."""
+        cap = self.max_response_size
+        content = response.raw.read(cap + 1, decode_content=True)
+        if len(content) > cap:
+            content = content[:cap]
+            response.close()  # the rest is never read: drop the connection
+        response._content = content  # so response.content/.text work in callbacks
+        response._content_consumed = True  # type: ignore[attr-defined]

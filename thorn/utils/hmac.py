@@ -1,0 +1,226 @@
+"""HMAC signing and verification of webhook bodies, and secret generation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import string
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+__all__ = [
+    "allowed_algorithms",
+    "compat_sign",
+    "compat_verify",
+    "get_digest",
+    "punctuation",
+    "random_secret",
+    "random_secret64",
+    "sign",
+    "verify",
+]
+
+#: Digest names accepted by :func:`get_digest` (in any case).
+allowed_algorithms: tuple[str, ...] = ("sha1", "sha224", "sha256", "sha384", "sha512")
+
+#: ASCII punctuation without the quote characters, so a secret can be
+#: pasted between quotes in any language.
+punctuation = string.punctuation.replace('"', "").replace("'", "")
+
+#: The 92-character alphabet of generated secrets (the same as Thorn 1.5).
+_SECRET_CHARS = string.ascii_letters + string.digits + punctuation
+
+# itsdangerous.Signer's default salt and its "django-concat" key derivation:
+# compat_sign reproduces Signer(key, digest_method=H).get_signature(message)
+# with the standard library only, so thorn does not depend on itsdangerous.
+_COMPAT_SALT = b"itsdangerous.Signer"
+_COMPAT_DERIVATION = b"signer"
+
+
+def _digest_name(name: str) -> str:
+    normalized = name.lower() if isinstance(name, str) else name
+    if normalized not in allowed_algorithms:
+        raise ValueError(
+            f"unsupported digest method {name!r}: use one of {', '.join(allowed_algorithms)}"
+        )
+    return normalized
+
+
+def _to_bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def get_digest(name: str) -> Callable[..., _Hash]:
+    """Return the :mod:`hashlib` constructor of the digest called ``name``.
+
+    .. versionchanged:: 2.0
+        An unsupported name raises :exc:`ValueError`; Thorn 1.5 used an
+        ``assert``, which ``python -O`` removes.
+
+    Arguments:
+        name: One of :data:`allowed_algorithms`, in any case.
+
+    Raises:
+        ValueError: if ``name`` is not an allowed digest; the message lists
+            the allowed names.
+
+    Examples:
+        >>> get_digest("SHA256")().name
+        'sha256'
+    """
+    constructor: Callable[..., _Hash] = getattr(hashlib, _digest_name(name))
+    return constructor
+
+
+def sign(digest_method: str, key: str | bytes, message: str | bytes) -> bytes:
+    """Sign ``message`` with HMAC, as standard base64.
+
+    This is the signer the documentation recommends
+    (``THORN_HMAC_SIGNER = "thorn.utils.hmac:sign"``); receivers can check it
+    with any HMAC library.
+
+    Arguments:
+        digest_method: Digest name (see :data:`allowed_algorithms`).
+        key: The subscriber's secret; :class:`str` is encoded as UTF-8.
+        message: The exact request body; :class:`str` is encoded as UTF-8.
+
+    Raises:
+        ValueError: if ``digest_method`` is not allowed.
+
+    Examples:
+        >>> sign("sha256", "secret", '{"event": "article.created"}')
+        b'aSvd3zyRiyeBcJjzHhJFXvALfgpNrBq+Jl8RHP/6ln8='
+    """
+    mac = hmac.new(_to_bytes(key), _to_bytes(message), _digest_name(digest_method))
+    return base64.b64encode(mac.digest())
+
+
+def compat_sign(digest_method: str, key: str | bytes, message: str | bytes) -> bytes:
+    """Sign ``message`` the way Thorn 1.5's default signer did.
+
+    The result is byte-identical to
+    ``itsdangerous.Signer(key, digest_method=H).get_signature(message)``:
+    the HMAC key is ``H(b"itsdangerous.Signer" + b"signer" + key)``, and the
+    signature is URL-safe base64 without ``=`` padding.  Check it with
+    :func:`compat_verify`.
+
+    .. versionchanged:: 2.0
+        Computed with the standard library; itsdangerous is not needed.
+
+    Arguments:
+        digest_method: Digest name (see :data:`allowed_algorithms`); it is
+            used both to derive the key and for the HMAC.
+        key: The subscriber's secret; :class:`str` is encoded as UTF-8.
+        message: The exact request body; :class:`str` is encoded as UTF-8.
+
+    Raises:
+        ValueError: if ``digest_method`` is not allowed.
+
+    Examples:
+        >>> compat_sign("sha256", "secret", '{"event": "article.created"}')
+        b'8ulb__5cyeOhbKgWABx89VgVCeueOI8Yz5ZxZJ8E1Ow'
+    """
+    name = _digest_name(digest_method)
+    derived = hashlib.new(name, _COMPAT_SALT + _COMPAT_DERIVATION + _to_bytes(key)).digest()
+    mac = hmac.new(derived, _to_bytes(message), name)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+
+
+def _matches(expected: bytes, digest: str | bytes) -> bool:
+    return hmac.compare_digest(expected, _to_bytes(digest))
+
+
+def verify(digest: str | bytes, digest_method: str, key: str | bytes, message: str | bytes) -> bool:
+    """Tell whether ``digest`` is the :func:`sign` signature of ``message``.
+
+    The comparison takes constant time (:func:`hmac.compare_digest`).
+
+    Arguments:
+        digest: The received signature (the ``Hook-HMAC`` header).
+        digest_method: Digest name (see :data:`allowed_algorithms`).
+        key: The subscriber's secret.
+        message: The exact request body.
+
+    Raises:
+        ValueError: if ``digest_method`` is not allowed.
+
+    Examples:
+        >>> verify(
+        ...     "aSvd3zyRiyeBcJjzHhJFXvALfgpNrBq+Jl8RHP/6ln8=",
+        ...     "sha256",
+        ...     "secret",
+        ...     '{"event": "article.created"}',
+        ... )
+        True
+    """
+    return _matches(sign(digest_method, key, message), digest)
+
+
+def compat_verify(
+    digest: str | bytes, digest_method: str, key: str | bytes, message: str | bytes
+) -> bool:
+    """Tell whether ``digest`` is the :func:`compat_sign` signature of ``message``.
+
+    .. versionadded:: 2.0
+        Thorn 1.5's :func:`verify` could not check its default signer.
+
+    Arguments:
+        digest: The received signature (the ``Hook-HMAC`` header).
+        digest_method: Digest name (see :data:`allowed_algorithms`).
+        key: The subscriber's secret.
+        message: The exact request body.
+
+    Raises:
+        ValueError: if ``digest_method`` is not allowed.
+
+    Examples:
+        >>> compat_verify(
+        ...     "8ulb__5cyeOhbKgWABx89VgVCeueOI8Yz5ZxZJ8E1Ow",
+        ...     "sha256",
+        ...     "secret",
+        ...     '{"event": "article.created"}',
+        ... )
+        True
+    """
+    return _matches(compat_sign(digest_method, key, message), digest)
+
+
+def random_secret(length: int, chars: str = _SECRET_CHARS) -> str:
+    """Return a random secret of ``length`` characters taken from ``chars``.
+
+    .. versionchanged:: 2.0
+        Uses the :mod:`secrets` module (a CSPRNG); Thorn 1.5 used
+        :func:`random.choice`.
+
+    Arguments:
+        length: Number of characters.
+        chars: Alphabet; by default the 92 ASCII letters, digits and
+            punctuation characters other than ``"`` and ``'``.
+
+    Raises:
+        ValueError: if ``length`` is negative or ``chars`` is empty.
+
+    Examples:
+        >>> len(random_secret(16))
+        16
+    """
+    if length < 0:
+        raise ValueError(f"secret length must not be negative, not {length!r}")
+    if not chars:
+        raise ValueError("the alphabet of a secret must not be empty")
+    return "".join(secrets.choice(chars) for _ in range(length))
+
+
+def random_secret64() -> str:
+    """Return a random 64-character secret (the default subscriber secret).
+
+    Examples:
+        >>> len(random_secret64())
+        64
+    """
+    return random_secret(64)
