@@ -21,10 +21,8 @@ from thorn.validators import Address, RecipientValidator, resolve, resolve_url
 if TYPE_CHECKING:
     from thorn.request import Request
 
-__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "MAX_REDIRECTS", "Transport"]
+__all__ = ["MAX_REDIRECTS", "Transport"]
 
-#: Bytes of a response body read at most; the rest is never downloaded.
-DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024
 #: Redirect hops followed at most, when redirects are allowed.
 MAX_REDIRECTS = 5
 
@@ -91,7 +89,8 @@ class Transport:
         allow_redirects: Follow redirects; ``None`` reads the request's
             ``THORN_ALLOW_REDIRECTS`` setting at every delivery.
         max_redirects: Hops followed at most.
-        max_response_size: Bytes of a response body read at most.
+        max_response_size: Bytes of a response body read at most;
+            ``None`` reads ``THORN_MAX_RESPONSE_SIZE`` at every delivery.
         resolver: ``resolver(host, port) -> [addresses]``; the system
             resolver by default (tests inject their own).
         verify: TLS verification: ``True``, or a CA bundle path.
@@ -104,7 +103,7 @@ class Transport:
         *,
         allow_redirects: bool | None = None,
         max_redirects: int = MAX_REDIRECTS,
-        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        max_response_size: int | None = None,
         resolver: Resolver | None = None,
         verify: bool | str = True,
     ) -> None:
@@ -250,15 +249,17 @@ class Transport:
                 stream=True,
                 verify=self.verify,
             )
-            self._read_capped(response)
+            self._read_capped(response, request)
         finally:
             if not request.allow_keepalive:
                 session.close()
         return response
 
-    def _read_capped(self, response: requests.Response) -> None:
+    def _read_capped(self, response: requests.Response, request: Request) -> None:
         """Read at most ``max_response_size`` bytes, then let the connection go."""
         cap = self.max_response_size
+        if cap is None:
+            cap = int(request.app.settings.THORN_MAX_RESPONSE_SIZE)
         content = response.raw.read(cap + 1, decode_content=True)
         if len(content) > cap:
             content = content[:cap]
