@@ -714,8 +714,6 @@ class TestConnections:
 
 def test_max_response_size_setting_caps_the_body_read(make_app, receiver):
     """THORN_MAX_RESPONSE_SIZE caps how much of an answer the default transport reads."""
-    from t.receiver import Answer
-
     app = make_app(THORN_MAX_RESPONSE_SIZE=100)
     receiver.answer("/big", Answer(body=b"x" * 10_000))
     (request,) = Event("article.created", app=app, subscribers=[receiver.url("/big")]).send({})
