@@ -96,6 +96,20 @@ def deadline(when: float) -> Iterator[None]:
 
 
 class _DeadlineMixin:
+    timeout: Any
+
+    def connect(self) -> None:
+        # Connecting (and the TLS handshake) happens before request(), while
+        # there is no socket to shut down yet: bound it by the time left.
+        when = getattr(_current, "when", None)
+        if when is not None:
+            left = when - monotonic()
+            if left <= 0:
+                raise TimeoutError("delivery deadline passed before connecting")
+            current = self.timeout
+            self.timeout = min(current, left) if isinstance(current, (int, float)) else left
+        super().connect()  # type: ignore[misc]
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         when = getattr(_current, "when", None)
         if when is not None:

@@ -59,6 +59,18 @@ class _PinnedAdapter(HTTPAdapter):
         return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pinned)
 
 
+class _Session(requests.Session):
+    """A session that never follows redirects itself (the transport does).
+
+    requests reads the whole body of a 3xx answer while looking for a
+    redirect, even with ``allow_redirects=False``; with no redirect target
+    it reads nothing, so the response cap holds for redirects too.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
     """Receivers cannot set cookies that a later delivery would send."""
 
@@ -116,7 +128,7 @@ class Transport:
 
     def new_session(self) -> requests.Session:
         """Return a session configured for deliveries."""
-        session = requests.Session()
+        session = _Session()
         session.trust_env = False  # no proxies or .netrc from the environment
         session.cookies.set_policy(_RejectAllCookies())
         session.headers["Accept-Encoding"] = "identity"
@@ -221,7 +233,12 @@ class Transport:
             response = self._post(request, url, body, headers)
             if not (allow_redirects and response.is_redirect):
                 return response
-            url = urljoin(url, response.headers["Location"])
+            try:
+                url = urljoin(url, response.headers["Location"])
+            except ValueError as exc:
+                raise DeliveryError(
+                    f"{request.url}: invalid redirect location", request=request, response=response
+                ) from exc
         raise DeliveryError(
             f"{request.url}: more than {self.max_redirects} redirects",
             request=request,

@@ -587,9 +587,11 @@ class TestPinnedConnection:
         assert compat_verify(received.header("Hook-HMAC"), "sha256", SECRET, received.body)
 
     def test_any_internal_address_refuses(self, make_app, receiver, callbacks):
-        """A host resolving to [public, internal] is refused by block_internal_ips."""
+        """A host resolving to [internal, public] is refused by block_internal_ips."""
         app = make_app(THORN_RECIPIENT_VALIDATORS=[("block_internal_ips", ())])
-        resolver = FakeResolver({"hooks.example.test": ["93.184.216.34", "127.0.0.1"]})
+        # The internal (loopback) address first: whatever a bug did, it could
+        # only ever connect there, never to the public address.
+        resolver = FakeResolver({"hooks.example.test": ["127.0.0.1", "93.184.216.34"]})
         app.transport = Transport(resolver=resolver)
         url = f"http://hooks.example.test:{receiver.port}/pinned"
         Event("article.created", app=app, subscribers=[subscriber(url)]).send(
