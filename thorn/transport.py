@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import threading
-from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -16,7 +15,7 @@ from requests.adapters import HTTPAdapter
 from thorn._deadline import POOL_CLASSES, deadline
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
 from thorn.outcome import Outcome, parse_retry_after
-from thorn.validators import Address, RecipientValidator, resolve, resolve_url
+from thorn.validators import Address, RecipientValidator, Resolver, resolve, resolve_url
 
 if TYPE_CHECKING:
     from thorn.request import Request
@@ -25,8 +24,6 @@ __all__ = ["MAX_REDIRECTS", "Transport"]
 
 #: Redirect hops followed at most, when redirects are allowed.
 MAX_REDIRECTS = 5
-
-Resolver = Callable[[str, int], list[Address]]
 
 
 class _PinnedAdapter(HTTPAdapter):
