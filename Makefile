@@ -18,12 +18,12 @@ REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint fmt typecheck test cov integration docs check clean
+.PHONY: help install lint fmt typecheck test test-postgres cov integration docs check clean
 
 help: ## List the targets.
 	@echo "Usage: make <target>"
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,14 @@ typecheck: install ## Type-check thorn/ (strict) and the typing examples in t/ty
 
 # pytest's own exit status is the target's: a failure (1), an interrupted run
 # (2) or "no tests collected" (5) all fail the target; nothing masks them.
+# The whole suite runs on SQLite, then the Django database tests run again on
+# a PostgreSQL that the test session starts and stops itself (t/postgres.py).
 test: lint ## Install, lint, then run the whole test suite (what CI runs).
 	$(BIN)/pytest $(ARGS)
+	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django $(ARGS)
+
+test-postgres: install ## Run the Django database tests on a throwaway PostgreSQL.
+	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django $(ARGS)
 
 cov: install ## Run the whole suite under coverage (branch, combined, fail_under from pyproject.toml).
 	$(BIN)/coverage erase

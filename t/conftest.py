@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from thorn import _state
 from thorn.app import Thorn
 
+from t.postgres import PostgresServer
 from t.receiver import Receiver
 
 
@@ -58,3 +60,23 @@ def app(make_app: Any) -> Thorn:
     """A framework-free app delivering to loopback."""
     app: Thorn = make_app()
     return app
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+) -> Iterator[None]:
+    """Start PostgreSQL for the session when the settings ask for it.
+
+    Overrides pytest-django's fixture (keeping its dependency).  With
+    ``THORN_TEST_DATABASE=postgresql`` (see t/proj/settings.py) a throwaway
+    server runs until the end of the session; SQLite needs nothing.
+    """
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        yield
+        return
+    with PostgresServer() as server:
+        # In place: Django's connection handler shares this dict.
+        database.update(HOST=server.host, PORT=str(server.port), USER=server.user)
+        yield

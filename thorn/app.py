@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from thorn.dispatch.base import Dispatcher as BaseDispatcher
-    from thorn.events import Event
+    from thorn.events import Event, ModelEvent
     from thorn.request import Request
     from thorn.transport import Transport
 
@@ -185,6 +185,11 @@ class Thorn:
         event: Event = import_string(self.event_cls)(*args, app=self, **kwargs)
         return event
 
+    def ModelEvent(self, *args: Any, **kwargs: Any) -> ModelEvent:
+        """Create a :class:`~thorn.events.ModelEvent` bound to this app."""
+        event: ModelEvent = import_string(self.model_event_cls)(*args, app=self, **kwargs)
+        return event
+
     def Request(self, *args: Any, **kwargs: Any) -> Request:
         """Create a :class:`~thorn.request.Request` bound to this app."""
         request: Request = import_string(self.request_cls)(*args, app=self, **kwargs)
@@ -199,6 +204,18 @@ class Thorn:
     def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
         """Reverse a URL through the environment (``django.urls.reverse``)."""
         return self.env.reverse(view_name, *args, **kwargs)
+
+    def absolute_url(self, url: str) -> str:
+        """Return ``url`` prefixed with the site's base URL if it is a path.
+
+        The base is ``THORN_BASE_URL``, else the environment's site URL
+        (the current ``Site`` with Django's Sites framework).  A full URL,
+        or a path when there is no base, is returned as it is.
+        """
+        if not url.startswith("/") or url.startswith("//"):
+            return url
+        base: str | None = self.settings.THORN_BASE_URL or self.env.site_url()
+        return base.rstrip("/") + url if base else url
 
     # -- buffering
 

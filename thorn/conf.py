@@ -25,6 +25,7 @@ MIME_URLFORM = "application/x-www-form-urlencoded"
 #: ``None`` counts as unset (as in Thorn 1.5).
 DEFAULTS: dict[str, Any] = {
     "THORN_ALLOW_REDIRECTS": False,
+    "THORN_BASE_URL": None,
     "THORN_CHUNKSIZE": 10,
     "THORN_CODECS": {
         MIME_JSON: "thorn.utils.json:dumps",

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from thorn._state import app_or_default
+from thorn.conf import MIME_JSON
+from thorn.exceptions import ImproperlyConfigured
+from thorn.generic.signals import signal_dispatcher
+from thorn.utils.functional import Q
+from thorn.utils.log import get_logger
 from thorn.validators import deserialize_validators
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
+    from thorn.decorators import WebhookCapable
     from thorn.dispatch.base import Dispatcher
     from thorn.generic.models import AbstractSubscriber
 
-__all__ = ["Event"]
+__all__ = ["Event", "ModelEvent", "ModelMessage", "sender_name"]
+
+logger = get_logger(__name__)
 
 Callback = Callable[..., Any]
 
@@ -198,3 +209,330 @@ class Event:
             extra_subscribers=self._subscribers,
             allow_keepalive=self.allow_keepalive,
         )
+
+
+#: Keyword arguments of :class:`Event`, which :class:`ModelEvent` passes on.
+EVENT_ARGUMENTS = frozenset(inspect.signature(Event.__init__).parameters) - {"self", "name"}
+
+
+class ModelEvent(Event):
+    """An event sent when a model instance is created, changed or deleted.
+
+    Its message is an envelope around the payload::
+
+        {
+            "event": "article.published",  # the formatted event name
+            "ref": "https://example.com/article/1/",  # URL of the instance
+            "sender": "alice",  # get_username() of the sender
+            "data": {...},
+        }  # the model's payload
+
+    Arguments:
+        name: Name of the event, formatted with the instance
+            (``"user.{.username}"`` gives ``"user.alice"``).
+        *args: :class:`~thorn.Q` objects (or Django ``Q`` objects) filtering
+            the instances to send for; they are AND-ed.
+
+    Keyword Arguments:
+        reverse: A function ``reverse(instance, app=...)`` returning the
+            URL of an instance (the ``ref``), e.g. a
+            :class:`~thorn.model_reverser`.  It wins over the model's
+            ``reverse``; ``instance.get_absolute_url()`` is used otherwise.
+        sender_field: Dotted path to the user who sends the event, e.g.
+            ``"author.account.user"``.  It wins over the model's
+            ``sender_field``.
+        signal_honors_transaction: Send when the database transaction
+            commits, and not at all if it rolls back
+            (``THORN_SIGNAL_HONORS_TRANSACTION``, ``True`` by default).  The
+            filter, the message and its encoding are done when the signal
+            fires; only sending waits for the commit.
+        propagate_errors: Raise errors of the signal handler (filter,
+            ``ref``, payload, encoding, sending) into the code that saved
+            the model, instead of logging them.  Failed deliveries are never
+            raised: they are logged and reported to ``on_error``.
+        signal_dispatcher: A :class:`~thorn.generic.signals.signal_dispatcher`
+            class connecting the event to model signals, instead of one of
+            the ``dispatches_on_*()`` methods.
+        field__op: Filters, as keyword arguments of :class:`~thorn.Q`
+            (``state__eq="PUBLISHED"``, ``state__now_eq="PUBLISHED"``).
+
+    Also takes the keyword arguments of :class:`Event`.
+
+    Raises:
+        ValueError: for a filter without an operator (``state="X"``) or
+            with an unknown one, naming the key.
+
+    .. versionchanged:: 2.0
+        ``signal_honors_transaction`` is on by default; a per-event
+        ``sender_field``/``reverse`` wins over the model's; ``now_*``
+        filters work inside ``Q`` objects too; ``ref`` is made absolute
+        with ``THORN_BASE_URL`` or the Sites framework.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *args: Any,
+        reverse: Callable[..., Any] | None = None,
+        sender_field: str | None = None,
+        signal_honors_transaction: bool | None = None,
+        propagate_errors: bool = False,
+        signal_dispatcher: type[signal_dispatcher] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, **{k: v for k, v in kwargs.items() if k in EVENT_ARGUMENTS})
+        self.filter = Q(*args, **{k: v for k, v in kwargs.items() if k not in EVENT_ARGUMENTS})
+        self.reverse = reverse
+        self.sender_field = sender_field
+        self._signal_honors_transaction = signal_honors_transaction
+        self.propagate_errors = propagate_errors
+        self._signal_dispatcher_cls = signal_dispatcher
+        self._signal_dispatcher_name: str | None = None
+        self._signal_dispatcher_kwargs: dict[str, Any] = {}
+        self.models: weakref.WeakSet[type[Any]] = weakref.WeakSet()
+
+    @property
+    def use_transitions(self) -> bool:
+        """True when a filter compares with the previous version (``now_*``)."""
+        return self.filter.uses_transitions
+
+    @property
+    def signal_honors_transaction(self) -> bool:
+        """Whether sending waits for the transaction to commit."""
+        if self._signal_honors_transaction is None:
+            return bool(app_or_default(self.app).settings.THORN_SIGNAL_HONORS_TRANSACTION)
+        return self._signal_honors_transaction
+
+    # -- connecting to model signals
+
+    @property
+    def dispatches(self) -> bool:
+        """True when the event is connected to model signals when it is added to a model."""
+        return self._signal_dispatcher_cls is not None or self._signal_dispatcher_name is not None
+
+    @cached_property
+    def signal_dispatcher(self) -> signal_dispatcher:
+        """The :class:`~thorn.generic.signals.signal_dispatcher` of this event."""
+        cls = self._signal_dispatcher_cls
+        if cls is None:
+            if self._signal_dispatcher_name is None:
+                raise ImproperlyConfigured(f"{self!r} has no dispatches_on_*()")
+            signals = app_or_default(self.app).env.signals
+            cls = getattr(signals, self._signal_dispatcher_name)
+        return cls(
+            self.on_signal, use_transitions=self.use_transitions, **self._signal_dispatcher_kwargs
+        )
+
+    def _dispatches_on(self, name: str, **kwargs: Any) -> ModelEvent:
+        # The first dispatches_on_*() (or signal_dispatcher=) wins.
+        if not self.dispatches:
+            self._signal_dispatcher_name = name
+            self._signal_dispatcher_kwargs = kwargs
+        return self
+
+    def dispatches_on_create(self) -> ModelEvent:
+        """Send when an instance is created."""
+        return self._dispatches_on("dispatch_on_create")
+
+    def dispatches_on_change(self) -> ModelEvent:
+        """Send when an instance is changed (saved again)."""
+        return self._dispatches_on("dispatch_on_change")
+
+    def dispatches_on_delete(self) -> ModelEvent:
+        """Send when an instance is deleted."""
+        return self._dispatches_on("dispatch_on_delete")
+
+    def dispatches_on_m2m_add(self, related_field: str) -> ModelEvent:
+        """Send when objects are added to the many-to-many field ``related_field``."""
+        return self._dispatches_on("dispatch_on_m2m_add", related_field=related_field)
+
+    def dispatches_on_m2m_remove(self, related_field: str) -> ModelEvent:
+        """Send when objects are removed from the many-to-many field ``related_field``."""
+        return self._dispatches_on("dispatch_on_m2m_remove", related_field=related_field)
+
+    def dispatches_on_m2m_clear(self, related_field: str) -> ModelEvent:
+        """Send when the many-to-many field ``related_field`` is cleared."""
+        return self._dispatches_on("dispatch_on_m2m_clear", related_field=related_field)
+
+    def connect_model(self, model: type[Any]) -> None:
+        """Send this event for ``model`` (done by :func:`~thorn.webhook_model`)."""
+        self.models.add(model)
+        if self.dispatches:
+            self.signal_dispatcher.connect(sender=model)
+
+    # -- from a signal to a message
+
+    def should_dispatch(self, instance: Any, previous: Any = None, **kwargs: Any) -> bool:
+        """Return true if the filters match ``instance`` (and its ``previous`` version)."""
+        return self.filter(instance, previous)
+
+    def on_signal(
+        self,
+        instance: Any,
+        context: Mapping[str, Any] | None = None,
+        previous: Any = None,
+        using: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Handle a model signal: filter, build the message, send (maybe on commit).
+
+        Errors are logged, or raised when ``propagate_errors`` is set.
+        """
+        try:
+            if not self.should_dispatch(instance, previous):
+                return
+            message = self.prepare_message(instance, context)
+            if self.signal_honors_transaction:
+                # Fail now (inside save()) if the message cannot be encoded.
+                app_or_default(self.app).encode(self.prepare_payload(message.data), MIME_JSON)
+                app_or_default(self.app).env.on_commit(self._send_message, message, using=using)
+            else:
+                self._send_message(message, on_commit=False)
+        except Exception:
+            if self.propagate_errors:
+                raise
+            logger.exception("Event %r dispatch raised", self.name)
+
+    def _send_message(self, message: ModelMessage, on_commit: bool = True) -> Any:
+        try:
+            return self._send(
+                message.event,
+                message.data,
+                sender=message.sender,
+                headers=message.headers,
+                context=message.context,
+            )
+        except Exception:
+            # After the commit there is nothing left to roll back.
+            if self.propagate_errors and not on_commit:
+                raise
+            logger.exception("Event %r dispatch raised", message.event)
+            return None
+
+    def prepare_message(
+        self, instance: Any, context: Mapping[str, Any] | None = None
+    ) -> ModelMessage:
+        """Return what :meth:`send_from_instance` would send for ``instance``."""
+        sender = self.instance_sender(instance)
+        return ModelMessage(
+            event=self._get_name(instance),
+            data=self.to_message(
+                self.instance_data(instance),
+                instance=instance,
+                sender=sender,
+                ref=self.get_absolute_url(instance),
+            ),
+            sender=sender,
+            headers=self.instance_headers(instance),
+            context=dict(context or {}),
+        )
+
+    def _get_name(self, instance: Any) -> str:
+        return self.name.format(instance)
+
+    def _webhooks(self, instance: Any) -> WebhookCapable:
+        from thorn.decorators import WebhookCapable
+
+        webhooks = getattr(type(instance), "webhooks", None)
+        return webhooks if isinstance(webhooks, WebhookCapable) else WebhookCapable()
+
+    def instance_data(self, instance: Any) -> Any:
+        """The payload of ``instance``: ``webhooks.payload(instance)``."""
+        return self._webhooks(instance).payload(instance)
+
+    def instance_headers(self, instance: Any) -> Mapping[str, str] | None:
+        """Extra headers for ``instance``: ``webhooks.headers(instance)``."""
+        headers: Mapping[str, str] | None = self._webhooks(instance).headers(instance)
+        return headers
+
+    def instance_sender(self, instance: Any) -> Any:
+        """The sender of ``instance``: the object at ``sender_field``, or ``None``.
+
+        A ``None`` on the way (``author`` is ``None`` in
+        ``"author.account.user"``) means no sender.
+        """
+        field = self.sender_field or self._webhooks(instance).sender_field
+        sender = instance if field else None
+        for name in field.split(".") if field else ():
+            if sender is None:
+                break
+            sender = getattr(sender, name)
+        return sender
+
+    def get_absolute_url(self, instance: Any) -> str | None:
+        """The ``ref`` of ``instance``.
+
+        The event's ``reverse``, else the model's, else
+        ``instance.get_absolute_url()``; a path is made absolute with
+        ``THORN_BASE_URL`` (or the current ``Site`` when
+        ``django.contrib.sites`` is installed).
+        """
+        app = app_or_default(self.app)
+        reverse = self.reverse or self._webhooks(instance).reverse
+        url = reverse(instance, app=app) if reverse is not None else None
+        if not url and hasattr(instance, "get_absolute_url"):
+            url = instance.get_absolute_url()
+        return app.absolute_url(str(url)) if url else None
+
+    def to_message(
+        self, data: Any, instance: Any = None, sender: Any = None, ref: str | None = None
+    ) -> dict[str, Any]:
+        """Return the envelope: ``{"event", "ref", "sender", "data"}``."""
+        return {
+            "event": self._get_name(instance) if instance is not None else self.name,
+            "ref": ref,
+            "sender": sender_name(sender),
+            "data": data or {},
+        }
+
+    # -- sending by hand
+
+    def send(self, instance: Any, data: Any = None, sender: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send the event for ``instance`` now, with ``data`` as the payload.
+
+        Keyword Arguments:
+            data: The payload (the envelope's ``data``).
+            sender: The sender (a user), or ``None``.
+            **kwargs: The keyword arguments of :meth:`Event.send`
+                (``headers``, ``context``, ``timeout``, callbacks).
+        """
+        name = self._get_name(instance)
+        message = self.to_message(
+            data, instance=instance, sender=sender, ref=self.get_absolute_url(instance)
+        )
+        return self._send(name, message, sender=sender, **kwargs)
+
+    def send_from_instance(
+        self, instance: Any, context: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Send the event for ``instance`` now, as its signal would (without the filter)."""
+        message = self.prepare_message(instance, context)
+        return self._send(
+            message.event,
+            message.data,
+            sender=message.sender,
+            headers=message.headers,
+            context=message.context,
+            **kwargs,
+        )
+
+
+def sender_name(sender: Any) -> Any:
+    """How the envelope names a sender: ``get_username()``, or its primary key."""
+    if sender is None:
+        return None
+    get_username = getattr(sender, "get_username", None)
+    if get_username is not None:
+        return get_username()
+    return getattr(sender, "pk", sender)
+
+
+@dataclass(frozen=True)
+class ModelMessage:
+    """A model event ready to send: built when the signal fires."""
+
+    event: str
+    data: dict[str, Any]
+    sender: Any = None
+    headers: Mapping[str, str] | None = None
+    context: dict[str, Any] = field(default_factory=dict)

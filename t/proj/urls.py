@@ -1,13 +1,16 @@
 """URLs of the test project."""
 
-from django.http import HttpResponse
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 
-def article_detail(request, uuid):
-    return HttpResponse(str(uuid))
+def detail(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    return HttpResponse(str(kwargs))
 
 
 urlpatterns = [
-    path("article/<uuid:uuid>/", article_detail, name="article-detail"),
+    path("admin/", admin.site.urls),
+    path("article/<uuid:uuid>/", detail, name="article-detail"),
+    path("comment/<int:pk>/", detail, name="comment-detail"),
 ]

@@ -18,6 +18,7 @@ from thorn.validators import block_internal_ips, ensure_port, ensure_protocol
 # The documented default of every setting (FACTS §9 and Part A), before resolving.
 DOCUMENTED_DEFAULTS = {
     "THORN_ALLOW_REDIRECTS": False,
+    "THORN_BASE_URL": None,
     "THORN_CHUNKSIZE": 10,
     "THORN_CODECS": {
         MIME_JSON: "thorn.utils.json:dumps",

@@ -13,15 +13,15 @@ import pytest
 
 import thorn
 
-#: What the documentation imports from ``thorn`` that the core provides.
-#: ``ModelEvent`` and ``webhook_model`` join it with the Django integration
-#: (issue "Django integration: Subscriber model, @webhook_model, ModelEvents").
+#: What the documentation imports from ``thorn``.
 DOCUMENTED = [
     "Event",
+    "ModelEvent",
     "Q",
     "Thorn",
     "buffer_events",
     "model_reverser",
+    "webhook_model",
 ]
 
 #: Modules allowed to import Django or Celery (with their submodules).

@@ -42,8 +42,19 @@ class Environment:
         """Return stored subscribers matching ``event`` (and ``sender``)."""
         return ()
 
-    def on_commit(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Call ``fun`` when the current transaction commits (now, here)."""
+    @property
+    def signals(self) -> Any:
+        """The module of signal dispatchers (``dispatches_on_*`` of model events)."""
+        raise ImproperlyConfigured("model events need a web framework environment (Django)")
+
+    def site_url(self) -> str | None:
+        """The site's base URL, used to make ``ref`` paths absolute (none here)."""
+        return None
+
+    def on_commit(
+        self, fun: Callable[..., Any], *args: Any, using: str | None = None, **kwargs: Any
+    ) -> None:
+        """Call ``fun`` when the transaction of database ``using`` commits (now, here)."""
         fun(*args, **kwargs)
 
     def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:

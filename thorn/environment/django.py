@@ -50,23 +50,53 @@ class DjangoEnv(Environment):
     def stored_subscribers(self, event: str, sender: Any = None) -> Iterable[AbstractSubscriber]:
         """Return the subscriptions stored in the database that match ``event``.
 
-        Empty when the ``thorn.django`` app is not installed.
+        Empty when neither the ``thorn.django`` app is installed nor
+        ``THORN_SUBSCRIBER_MODEL`` is set.
         """
         from django.apps import apps
 
-        if not apps.is_installed("thorn.django"):
+        from thorn.django.managers import matching
+
+        custom = getattr(self.config, "THORN_SUBSCRIBER_MODEL", None)
+        if not custom and not apps.is_installed("thorn.django"):
             return ()
-        subscribers: Iterable[AbstractSubscriber] = self.Subscriber.objects.matching(event, sender)
+        subscribers: Iterable[AbstractSubscriber] = matching(self.Subscriber, event, sender)
         return subscribers
 
-    def on_commit(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Call ``fun`` when the current transaction commits.
+    @property
+    def signals(self) -> Any:
+        """:mod:`thorn.django.signals`."""
+        from thorn.django import signals
 
-        Outside a transaction (autocommit) Django calls it immediately.
+        return signals
+
+    def site_url(self) -> str | None:
+        """``https://<domain>`` of the current ``Site``, if ``django.contrib.sites`` is installed.
+
+        ``None`` when the Sites framework is not installed or ``SITE_ID`` is
+        not set.
+        """
+        from django.apps import apps
+
+        if not apps.is_installed("django.contrib.sites") or not getattr(
+            self.config, "SITE_ID", None
+        ):
+            return None
+        from django.contrib.sites.models import Site
+
+        return f"https://{Site.objects.get_current().domain}"
+
+    def on_commit(
+        self, fun: Callable[..., Any], *args: Any, using: str | None = None, **kwargs: Any
+    ) -> None:
+        """Call ``fun`` when the transaction of database ``using`` commits.
+
+        Outside a transaction (autocommit) Django calls it immediately; if
+        the transaction rolls back it is never called.
         """
         from django.db import transaction
 
-        transaction.on_commit(partial(fun, *args, **kwargs))
+        transaction.on_commit(partial(fun, *args, **kwargs), using=using)
 
     def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
         """Reverse a URL with :func:`django.urls.reverse`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import uuid as uuid_module
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ __all__ = [
     "StaticSubscriber",
     "event_matches",
     "event_patterns",
+    "is_event_pattern",
+    "static_subscriber_errors",
     "subscribers_for_event",
 ]
 
@@ -38,6 +41,21 @@ def event_patterns(event: str) -> tuple[str, ...]:
     """
     topic, dot, rest = event.partition(".")
     return (event, f"{topic}.*", f"*.{rest}" if dot else "*.", "*")
+
+
+_WORD = r"[^\s.*]+"
+_NAME = rf"{_WORD}(?:\.{_WORD})*"
+_PATTERN = re.compile(rf"\*|{_WORD}\.\*|(?:\*\.)?{_NAME}")
+
+
+def is_event_pattern(pattern: str) -> bool:
+    """Return true if ``pattern`` is a subscription pattern that can match events.
+
+    Valid patterns are an event name (dot-separated words, e.g.
+    ``"article.created"``), ``"topic.*"``, ``"*.rest"`` and ``"*"``.
+    Words contain no whitespace, dot or ``*``.
+    """
+    return _PATTERN.fullmatch(pattern) is not None
 
 
 def event_matches(pattern: str, event: str) -> bool:
@@ -130,6 +148,47 @@ def _traverse(
             yield from _traverse(app, item, pattern, event, sender, context)
         else:
             raise ImproperlyConfigured(f"not a subscriber: {item!r}")
+
+
+def static_subscriber_errors(app: Thorn) -> list[str]:
+    """Return what is wrong with ``THORN_SUBSCRIBERS`` (empty when it is valid).
+
+    Keys must be event patterns; URLs, dicts and ``"!path"`` strings are
+    checked as they would be at dispatch.  Callables are not called.
+    """
+    static = app.settings.raw("THORN_SUBSCRIBERS")
+    if not isinstance(static, Mapping):
+        return [f"THORN_SUBSCRIBERS must be a mapping of event pattern to subscribers: {static!r}"]
+    errors = []
+    for pattern, items in static.items():
+        if isinstance(pattern, str) and is_event_pattern(pattern):
+            errors.extend(_item_errors(app, items, pattern))
+        else:
+            errors.append(f"THORN_SUBSCRIBERS: {pattern!r} is not an event pattern")
+    return errors
+
+
+def _item_errors(app: Thorn, items: Any, pattern: str) -> list[str]:
+    if isinstance(items, (str, Mapping, AbstractSubscriber)) or callable(items):
+        items = [items]
+    elif not isinstance(items, Iterable):
+        return [f"THORN_SUBSCRIBERS[{pattern!r}]: not a subscriber: {items!r}"]
+    errors = []
+    for item in items:
+        try:
+            if not item or isinstance(item, AbstractSubscriber) or callable(item):
+                continue
+            if isinstance(item, str) and item.startswith("!"):
+                import_string(item[1:], "THORN_SUBSCRIBERS")
+            elif isinstance(item, (str, Mapping)):
+                _from_item(app, item, pattern)
+            elif isinstance(item, Iterable):
+                errors.extend(_item_errors(app, item, pattern))
+            else:
+                errors.append(f"THORN_SUBSCRIBERS[{pattern!r}]: not a subscriber: {item!r}")
+        except (ImproperlyConfigured, TypeError, ValueError) as exc:
+            errors.append(f"THORN_SUBSCRIBERS[{pattern!r}]: {exc}")
+    return errors
 
 
 def _ident(user: Any) -> Any:

@@ -1,0 +1,39 @@
+"""Fixtures of the Django integration tests: the blog project, subscribers, a receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from thorn import _state
+from thorn.django.models import Subscriber
+
+from t.receiver import Receiver
+
+
+@pytest.fixture(autouse=True)
+def thorn_settings(settings: Any) -> Any:
+    """Deliver to the loopback receiver (the default validators refuse 127.0.0.1)."""
+    settings.THORN_RECIPIENT_VALIDATORS = []
+    settings.THORN_HMAC_SIGNER = "thorn.utils.hmac:sign"
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def django_app() -> Iterator[None]:
+    """Each test uses the default app, which reads Django's settings."""
+    _state._current_app.set(None)
+    yield
+    _state.current_app().transport.close()
+
+
+@pytest.fixture
+def subscribe(receiver: Receiver) -> Callable[..., Subscriber]:
+    """Store a subscription of ``event`` to a path of the loopback receiver."""
+
+    def subscribe(event: str, path: str = "/hook", **fields: Any) -> Subscriber:
+        return Subscriber.objects.create(event=event, url=receiver.url(path), **fields)
+
+    return subscribe

@@ -1,0 +1,57 @@
+"""Django admin for subscriptions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+
+from thorn._state import current_app
+from thorn.conf import event_choices
+from thorn.django.models import Subscriber
+
+__all__ = ["SubscriberAdmin"]
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Subscriber]
+else:  # ModelAdmin is generic only in django-stubs
+    _ModelAdmin = admin.ModelAdmin
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(_ModelAdmin):
+    """Subscriptions: filtered by event and content type, searched by URL.
+
+    The HMAC secret is not shown in the list.  With ``THORN_EVENT_CHOICES``
+    set, the event is chosen from a list.
+    """
+
+    list_display = ("event", "url", "user", "content_type", "hmac_digest", "updated_at")
+    list_filter = ("event", "content_type", "hmac_digest")
+    search_fields = ("url",)
+    readonly_fields = ("uuid", "created_at", "updated_at")
+    raw_id_fields = ("user",)
+    fields = (
+        "uuid",
+        "event",
+        "url",
+        "user",
+        "content_type",
+        "hmac_digest",
+        "hmac_secret",
+        "created_at",
+        "updated_at",
+    )
+
+    def formfield_for_dbfield(
+        self, db_field: models.Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        choices = event_choices(current_app().settings)
+        if db_field.name == "event" and choices:
+            return forms.ChoiceField(
+                choices=choices, label=db_field.verbose_name, help_text=db_field.help_text
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -1,0 +1,151 @@
+"""The Subscriber model: a subscription of a URL to an event pattern."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from thorn._state import current_app
+from thorn.conf import MIME_JSON, MIME_URLFORM, event_choices
+from thorn.django.managers import SubscriberManager
+from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
+from thorn.generic.subscriber import is_event_pattern
+from thorn.utils import hmac
+
+__all__ = [
+    "CHAR_MAX_LENGTH",
+    "CONTENT_TYPES",
+    "HMAC_DIGESTS",
+    "URL_MAX_LENGTH",
+    "Subscriber",
+    "random_secret64",
+    "validate_event_pattern",
+]
+
+#: Maximum length of the ``event`` and ``content_type`` columns.
+CHAR_MAX_LENGTH = 190
+#: Maximum length of a subscriber URL.
+URL_MAX_LENGTH = 2048
+#: Content types a subscriber can ask for.
+CONTENT_TYPES = (MIME_JSON, MIME_URLFORM)
+#: Digests a subscriber can sign with (stored in lower case).
+HMAC_DIGESTS = ("sha1", "sha256", "sha512")
+
+
+def random_secret64() -> str:
+    """Return a new random secret of 64 characters (default of ``hmac_secret``)."""
+    return hmac.random_secret64()
+
+
+def validate_event_pattern(value: str) -> None:
+    """Raise :exc:`~django.core.exceptions.ValidationError` unless ``value`` is a pattern.
+
+    See :func:`thorn.generic.subscriber.is_event_pattern`.
+    """
+    if not is_event_pattern(value):
+        raise ValidationError(
+            _(
+                "%(value)r is not an event pattern: use dot-separated words "
+                '("article.created"), "topic.*", "*.name" or "*".'
+            ),
+            code="invalid_event",
+            params={"value": value},
+        )
+
+
+class Subscriber(models.Model, SubscriberModelMixin):
+    """A URL subscribed to the events matching a pattern.
+
+    .. versionchanged:: 2.0
+        ``hmac_digest`` is stored in lower case (upper-case values of
+        Thorn 1.5 are converted by migration ``0004``); ``user`` is optional
+        in forms; the event must be a valid pattern (and one of
+        ``THORN_EVENT_CHOICES`` when that is set); URLs may have up to 2048
+        characters.
+    """
+
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, editable=False, unique=True)
+    event = models.CharField(
+        _("event"),
+        max_length=CHAR_MAX_LENGTH,
+        db_index=True,
+        validators=[validate_event_pattern],
+        help_text=_(
+            'Event pattern to subscribe to: "article.created", "article.*", "*.created" or "*".'
+        ),
+    )
+    url = models.URLField(_("URL"), max_length=URL_MAX_LENGTH, help_text=_("Destination URL."))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="%(app_label)s_%(class)s",
+        null=True,
+        blank=True,
+        verbose_name=_("user"),
+        help_text=_("Owner: receives events without a sender and its own events."),
+    )
+    hmac_secret = models.TextField(
+        _("HMAC secret"),
+        default=random_secret64,
+        help_text=_("Secret key used to sign messages to this subscriber."),
+    )
+    hmac_digest = models.CharField(
+        _("HMAC digest"),
+        max_length=64,
+        choices=[(name, name.upper()) for name in HMAC_DIGESTS],
+        default="sha256",
+        help_text=_("Digest of the HMAC signature."),
+    )
+    content_type = models.CharField(
+        _("content type"),
+        max_length=CHAR_MAX_LENGTH,
+        choices=[(ctype, ctype) for ctype in CONTENT_TYPES],
+        default=MIME_JSON,
+        help_text=_("Content type of the messages sent to this subscriber."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, editable=False)
+
+    objects = SubscriberManager()
+
+    class Meta:
+        ordering = ["url", "-created_at"]
+        get_latest_by = "updated_at"
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
+
+    def __str__(self) -> str:
+        return f"{self.event} -> {Truncator(self.url).chars(43)}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, storing ``hmac_digest`` in lower case."""
+        if self.hmac_digest:
+            self.hmac_digest = self.hmac_digest.lower()
+        super().save(*args, **kwargs)
+
+    def user_ident(self) -> Any:
+        """Return the owner's primary key (without loading the user), or ``None``."""
+        return self.user_id
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        """Validate the fields; ``hmac_digest`` is accepted in any case."""
+        if self.hmac_digest:
+            self.hmac_digest = self.hmac_digest.lower()
+        super().clean_fields(exclude)
+
+    def clean(self) -> None:
+        """Refuse events that are not in ``THORN_EVENT_CHOICES``, when it is set."""
+        choices = [value for value, _label in event_choices(current_app().settings)]
+        if choices and self.event not in choices:
+            raise ValidationError(
+                {"event": _("%(value)r is not one of THORN_EVENT_CHOICES.") % {"value": self.event}}
+            )
+
+
+AbstractSubscriber.register(Subscriber)

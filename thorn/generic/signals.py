@@ -1,0 +1,52 @@
+"""The base of signal dispatchers: what connects an event to model signals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["signal_dispatcher"]
+
+
+class signal_dispatcher:
+    """Calls ``fun`` when a model's signals say an instance changed.
+
+    Subclasses (:mod:`thorn.django.signals`) choose the signals in
+    :meth:`setup_signals` and filter them in :meth:`should_dispatch`; the
+    function is called as ``fun(instance, context=..., **kwargs)``, where
+    ``kwargs`` are the handler's (e.g. ``previous`` and ``using``).
+
+    Arguments:
+        fun: What to call, usually :meth:`thorn.ModelEvent.on_signal`.
+        use_transitions: The event reads the previous version of the
+            instance (it uses ``now_*`` filters).
+    """
+
+    def __init__(
+        self, fun: Callable[..., Any], use_transitions: bool = False, **kwargs: Any
+    ) -> None:
+        self.fun = fun
+        self.use_transitions = use_transitions
+
+    def setup_signals(self) -> dict[Any, Callable[..., Any]]:
+        """Return ``{signal: handler}`` for the signals to connect."""
+        return {}
+
+    def connect(self, sender: type[Any], weak: bool = False, **kwargs: Any) -> None:
+        """Connect the handlers to the signals of model ``sender``."""
+        for signal, handler in self.setup_signals().items():
+            signal.connect(handler, sender=sender, weak=weak, **kwargs)
+
+    def should_dispatch(self, instance: Any, **kwargs: Any) -> bool:
+        """Return true if the signal should send the event."""
+        return True
+
+    def context(self, instance: Any, **kwargs: Any) -> dict[str, Any]:
+        """Return the context given to subscriber callbacks."""
+        return {"instance": instance.pk}
+
+    def __call__(self, instance: Any, **kwargs: Any) -> Any:
+        """Call the function if :meth:`should_dispatch` says so."""
+        if not self.should_dispatch(instance, **kwargs):
+            return None
+        return self.fun(instance, context=self.context(instance, **kwargs), **kwargs)
