@@ -81,20 +81,23 @@ intersphinx_timeout = 5
 # the builtins, which live in Python's inventory); ignore only those, so a
 # broken reference to thorn itself still fails the build.
 _EXTERNAL = (
-    r"(builtins|typing|typing_extensions|collections|collections\.abc|contextvars|"
+    r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
     r"threading|types|uuid|"
     r"django|rest_framework|celery|kombu|requests|urllib3|itsdangerous)(\..+)?"
 )
 _BUILTINS = (
     r"(None|Any|object|type|bool|int|float|complex|str|bytes|bytearray|list|tuple|dict|set|"
-    r"frozenset|Callable|Iterable|Iterator|Mapping|Sequence|MutableMapping|"
+    r"frozenset|isinstance|issubclass|Callable|Iterable|Iterator|Mapping|Sequence|MutableMapping|"
     r"[A-Z][A-Za-z]*(Error|Exception|Warning)|Ellipsis|NotImplemented)"
 )
 nitpick_ignore_regex = [
     (r"py:.*", _EXTERNAL),
     (r"py:.*", _BUILTINS),
     (r"std:setting", r"(?!THORN_).*"),  # Django's settings
+    # Private type variables and typeshed-only names in signatures
+    # (``_Model``, ``_T``, ``hashlib._Hash``) have nothing to link to.
+    (r"py:class", r"(thorn(\.\w+)*\.)?_[A-Z]\w*"),
 ]
 
 # -- extlinks ----------------------------------------------------------------

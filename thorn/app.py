@@ -136,6 +136,12 @@ class Thorn:
                 "nor a 'module:Class' path"
             )
         dispatcher_cls: type[BaseDispatcher] = import_string(path, setting)
+        if not (
+            isinstance(dispatcher_cls, type) and callable(getattr(dispatcher_cls, "send", None))
+        ):
+            raise ImproperlyConfigured(
+                f"{setting}={option!r} is not a dispatcher class (it has no send method)"
+            )
         return dispatcher_cls
 
     @property

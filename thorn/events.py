@@ -379,7 +379,7 @@ class ModelEvent(Event):
         Errors are logged, or raised when ``propagate_errors`` is set.
         """
         try:
-            if not self.should_dispatch(instance, previous):
+            if not self.dispatcher.sends or not self.should_dispatch(instance, previous):
                 return
             message = self.prepare_message(instance, context)
             if self.signal_honors_transaction:

@@ -49,6 +49,9 @@ class Dispatcher:
         app: The Thorn app.
     """
 
+    #: False for dispatchers that send nothing, so model events skip their work.
+    sends = True
+
     def __init__(self, timeout: float | None = None, app: Thorn | None = None) -> None:
         self.app = app_or_default(app)
         self.timeout = timeout

@@ -11,7 +11,12 @@ __all__ = ["Dispatcher"]
 
 
 class Dispatcher(BaseDispatcher):
-    """Send nothing: no subscriber lookup, no request, no buffering."""
+    """Send nothing: no subscriber lookup, no request, no buffering.
+
+    Model events do not even run their filters or build their messages.
+    """
+
+    sends = False
 
     def send(
         self,

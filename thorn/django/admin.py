@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import django
 from django import forms
 from django.contrib import admin
 from django.db import models
@@ -54,4 +55,6 @@ class SubscriberAdmin(_ModelAdmin):
             return forms.ChoiceField(
                 choices=choices, label=db_field.verbose_name, help_text=db_field.help_text
             )
+        if db_field.name == "url" and django.VERSION >= (5, 0):
+            kwargs["assume_scheme"] = "https"  # Django 6's default, without its warning
         return super().formfield_for_dbfield(db_field, request, **kwargs)

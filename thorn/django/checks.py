@@ -23,7 +23,7 @@ from thorn._state import current_app
 from thorn.app import Thorn
 from thorn.conf import event_choices
 from thorn.exceptions import ImproperlyConfigured
-from thorn.generic.models import AbstractSubscriber
+from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import static_subscriber_errors
 from thorn.utils.hmac import compat_sign
 
@@ -91,14 +91,17 @@ def check_subscriber_model(**kwargs: Any) -> list[checks.CheckMessage]:
         return [checks.Error(str(exc), id="thorn.E003")]
     if not (isinstance(model, type) and issubclass(model, models.Model)):
         message = f"THORN_SUBSCRIBER_MODEL: {model!r} is not a Django model"
-    elif not issubclass(model, AbstractSubscriber):
+    elif not issubclass(model, (AbstractSubscriber, SubscriberModelMixin)):
         message = (
             f"THORN_SUBSCRIBER_MODEL: {model.__name__} does not implement "
             "thorn.generic.models.AbstractSubscriber"
         )
     else:
         return []
-    hint = "Inherit from thorn.generic.models.SubscriberModelMixin, or register the model."
+    hint = (
+        "Inherit from thorn.generic.models.SubscriberModelMixin, or implement "
+        "AbstractSubscriber and register the model with AbstractSubscriber.register()."
+    )
     return [checks.Error(message, hint=hint, obj=model, id="thorn.E003")]
 
 
@@ -126,8 +129,9 @@ def check_model_events(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     """Warn about model events that nothing sends (custom ``on_*`` events)."""
     from thorn.decorators import WebhookCapable
 
+    configs = apps.get_app_configs() if app_configs is None else app_configs
     messages: list[checks.CheckMessage] = []
-    for model in apps.get_models():
+    for model in (model for config in configs for model in config.get_models()):
         webhooks = model.__dict__.get("webhooks")
         if not isinstance(webhooks, WebhookCapable):
             continue

@@ -41,7 +41,10 @@ def fetch_previous_version(
     connected once per model, for events that use ``now_*`` filters.
     """
     previous = None
-    if not raw and not instance._state.adding and instance.pk is not None:
+    # A new instance whose primary key has a default is inserted without
+    # looking (as Django does); one given an existing key updates that row.
+    inserting = instance._state.adding and sender._meta.pk.has_default()
+    if not raw and not inserting and instance.pk is not None:
         manager = sender._default_manager.using(using)
         previous = manager.filter(pk=instance.pk).first()
     instance.__dict__[PREVIOUS_VERSION] = previous
@@ -181,26 +184,45 @@ class dispatch_on_m2m_change(signal_dispatcher):
     ) -> None:
         owner = self._model_of(sender)
         if owner is None:
+            return  # another relation
+        stash = f"_thorn_m2m_{id(self):x}"
+        if self.action == "remove" and (
+            action == "pre_remove" or (action == "pre_clear" and reverse)
+        ):
+            # What a remove really removes is only known before it happens.
+            instance.__dict__[stash] = self._linked(owner, instance, reverse, pk_set, using)
             return
-        if not reverse:
-            if action == f"post_{self.action}" and not instance.__dict__.get(SAVED_RAW):
-                self(instance, model=model, pk_set=pk_set, using=using)
+        if action == "post_clear" and reverse and self.action == "remove":
+            changed = instance.__dict__.pop(stash, [])
+        elif action != f"post_{self.action}" or (reverse and action == "post_clear"):
             return
-        # From the other side: ``instance`` is the related object, and
-        # ``pk_set`` holds instances of ``owner``.
-        cleared = f"_thorn_cleared_{id(self):x}"
-        if action == "pre_clear" and self.action == "remove":
-            related = owner._default_manager.using(using).filter(**{self.related_field: instance})
-            instance.__dict__[cleared] = list(related)
+        elif not reverse:
+            if not instance.__dict__.get(SAVED_RAW):
+                removed = instance.__dict__.pop(stash, None) if action == "post_remove" else pk_set
+                if removed or action == "post_clear":
+                    self(instance, model=model, pk_set=removed, using=using)
             return
-        if action == "post_clear" and self.action == "remove":
-            changed = instance.__dict__.pop(cleared, [])
-        elif action == f"post_{self.action}" and self.action != "clear":
+        elif action == "post_add":
             changed = list(owner._default_manager.using(using).filter(pk__in=pk_set or ()))
         else:
-            return
+            changed = instance.__dict__.pop(stash, [])
+        # From the other side: ``instance`` is the related object.
         for obj in changed:
             self(obj, model=type(instance), pk_set={instance.pk}, using=using)
+
+    def _linked(
+        self,
+        owner: type[models.Model],
+        instance: models.Model,
+        reverse: bool,
+        pk_set: set[Any] | None,
+        using: Any,
+    ) -> Any:
+        if not reverse:  # the pks of pk_set that the instance is linked to
+            related = getattr(instance, self.related_field).all().using(using)
+            return set(related.filter(pk__in=pk_set or ()).values_list("pk", flat=True))
+        linked = owner._default_manager.using(using).filter(**{self.related_field: instance})
+        return list(linked if pk_set is None else linked.filter(pk__in=pk_set))
 
 
 class dispatch_on_m2m_add(dispatch_on_m2m_change):

@@ -60,7 +60,10 @@ class DjangoEnv(Environment):
         custom = getattr(self.config, "THORN_SUBSCRIBER_MODEL", None)
         if not custom and not apps.is_installed("thorn.django"):
             return ()
-        subscribers: Iterable[AbstractSubscriber] = matching(self.Subscriber, event, sender)
+        # The dispatcher orders deliveries by host: no ORDER BY needed.
+        subscribers: Iterable[AbstractSubscriber] = matching(
+            self.Subscriber, event, sender
+        ).order_by()
         return subscribers
 
     @property

@@ -1,0 +1,249 @@
+"""Django system checks of the THORN_* settings and of model events (manage.py check)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import models
+
+from thorn import ModelEvent, webhook_model
+
+
+def thorn_messages() -> list[checks.CheckMessage]:
+    """What the checks tagged "thorn" report."""
+    return checks.run_checks(tags=["thorn"])
+
+
+def thorn_ids() -> list[str]:
+    return sorted(message.id for message in thorn_messages())
+
+
+def only(message_id: str) -> checks.CheckMessage:
+    """The one message the thorn checks report, which must have ``message_id``."""
+    messages = thorn_messages()
+    assert [message_id] == [message.id for message in messages], messages
+    return messages[0]
+
+
+@pytest.fixture
+def valid(settings: Any) -> Any:
+    """Settings for which every thorn check passes."""
+    settings.THORN_HMAC_SIGNER = "thorn.utils.hmac:sign"
+    settings.THORN_DISPATCHER = "default"
+    settings.THORN_SUBSCRIBERS = {
+        "article.created": ["https://example.com/a", {"url": "https://example.com/b"}],
+        "article.*": "https://example.com/c",
+        "*": [{"url": "https://example.com/d", "hmac_secret": "s", "hmac_digest": "SHA512"}],
+    }
+    settings.THORN_SUBSCRIBER_MODEL = "thorn.django.models.Subscriber"
+    settings.THORN_EVENT_CHOICES = ["article.created", "article.changed"]
+    return settings
+
+
+def test_the_default_signer_is_warned_about(settings):
+    """With default settings the only thorn message is W001 (the compat signer)."""
+    del settings.THORN_HMAC_SIGNER
+    del settings.THORN_RECIPIENT_VALIDATORS
+
+    message = only("thorn.W001")
+
+    assert checks.WARNING == message.level
+    assert "compat" in message.msg
+    assert "thorn.utils.hmac:sign" in message.hint
+
+
+def test_the_compat_signer_set_explicitly_is_warned_about(settings):
+    """THORN_HMAC_SIGNER set to compat_sign by path gives W001."""
+    settings.THORN_HMAC_SIGNER = "thorn.utils.hmac:compat_sign"
+
+    only("thorn.W001")
+
+
+def test_valid_settings_give_no_thorn_message(valid):
+    """With valid settings and the standard signer, the thorn checks report nothing."""
+    assert [] == thorn_messages()
+
+
+def test_an_unknown_dispatcher_is_an_error(settings):
+    """THORN_DISPATCHER="nope" gives E001 naming THORN_DISPATCHER."""
+    settings.THORN_DISPATCHER = "nope"
+
+    message = only("thorn.E001")
+
+    assert checks.ERROR == message.level
+    assert "THORN_DISPATCHER" in message.msg
+    assert "'nope'" in message.msg
+
+
+def test_a_dispatcher_path_that_cannot_be_imported_is_an_error(settings):
+    """THORN_DISPATCHER naming a missing module gives E001."""
+    settings.THORN_DISPATCHER = "t.no_such_module:Dispatcher"
+
+    assert "THORN_DISPATCHER" in only("thorn.E001").msg
+
+
+def test_a_dispatcher_path_to_something_else_is_an_error(settings):
+    """THORN_DISPATCHER naming a function (not a dispatcher class) gives E001."""
+    settings.THORN_DISPATCHER = "thorn.utils.hmac:sign"
+
+    assert "THORN_DISPATCHER" in only("thorn.E001").msg
+
+
+@pytest.mark.parametrize(
+    ("subscribers", "named"),
+    [
+        ({"a.b.*": ["https://example.com/"]}, "'a.b.*'"),
+        ({"article.created": [{"url": "https://example.com/", "colour": "red"}]}, "colour"),
+        ({"article.created": ["!t.no_such_module:subscribers"]}, "t.no_such_module"),
+        ({"article.created": [{"hmac_secret": "s"}]}, "no url"),
+    ],
+    ids=["pattern", "unknown-field", "missing-import", "no-url"],
+)
+def test_invalid_static_subscribers_are_errors(settings, subscribers, named):
+    """Each invalid THORN_SUBSCRIBERS entry gives one E002 naming what is wrong."""
+    settings.THORN_SUBSCRIBERS = subscribers
+
+    message = only("thorn.E002")
+
+    assert checks.ERROR == message.level
+    assert named in message.msg
+
+
+def test_every_invalid_static_subscriber_is_reported(settings):
+    """Three invalid THORN_SUBSCRIBERS entries give three E002, valid ones none."""
+    settings.THORN_SUBSCRIBERS = {
+        "a.b.*": "https://example.com/1",
+        "article.created": [
+            "https://example.com/ok",
+            {"url": "https://example.com/2", "colour": "red"},
+            "!t.no_such_module:subscribers",
+        ],
+    }
+
+    assert ["thorn.E002"] * 3 == thorn_ids()
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("missing.module:Model", "missing.module"),
+        ("thorn.generic.subscriber:StaticSubscriber", "not a Django model"),
+        ("t.proj.blog.models:Article", "AbstractSubscriber"),
+    ],
+    ids=["missing", "not-a-model", "not-a-subscriber"],
+)
+def test_an_unusable_subscriber_model_is_an_error(settings, path, named):
+    """THORN_SUBSCRIBER_MODEL that cannot be imported or is no subscriber model gives E003."""
+    settings.THORN_SUBSCRIBER_MODEL = path
+
+    message = only("thorn.E003")
+
+    assert "THORN_SUBSCRIBER_MODEL" in message.msg
+    assert named in message.msg
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("THORN_RECIPIENT_VALIDATORS", [("nope", ())]),
+        ("THORN_EVENT_CHOICES", "article.created"),
+        ("THORN_EVENT_CHOICES", ["article.created", 3]),
+        ("THORN_CODECS", "nope"),
+    ],
+    ids=["validators", "choices-string", "choices-not-strings", "codecs"],
+)
+def test_other_unusable_settings_are_errors(settings, name, value):
+    """An unusable validator list, event choices or codecs gives E004 naming the setting."""
+    setattr(settings, name, value)
+
+    message = only("thorn.E004")
+
+    assert name in message.msg
+
+
+def test_the_blog_models_events_are_all_sent():
+    """Every on_* of the blog models dispatches, so there is no W002."""
+    assert "thorn.W002" not in thorn_ids()
+
+
+SILENT_MODEL = "ThornChecksSilentEventModel"
+
+
+@contextmanager
+def silent_model() -> Iterator[type[models.Model]]:
+    """A throwaway unmanaged model with a custom on_* event that nothing sends."""
+    try:
+
+        @webhook_model
+        class ThornChecksSilentEventModel(models.Model):
+            class Meta:
+                app_label = "blog"
+                managed = False
+
+            class webhooks:
+                on_archive = ModelEvent("archive.done")
+
+        yield ThornChecksSilentEventModel
+    finally:
+        apps.all_models["blog"].pop(SILENT_MODEL.lower(), None)
+        apps.clear_cache()
+
+
+def test_a_custom_event_without_dispatches_is_warned_about():
+    """A custom on_* without dispatches_on_*() gives W002 naming the model and slot."""
+    with silent_model() as model:
+        message = only("thorn.W002")
+
+    assert checks.WARNING == message.level
+    assert f"{SILENT_MODEL}.webhooks.on_archive" in message.msg
+    assert "'archive.done'" in message.msg
+    assert model is message.obj
+    # The throwaway model is gone: no more warning, nothing left registered.
+    assert [] == thorn_messages()
+    assert SILENT_MODEL not in [m.__name__ for m in apps.get_models()]
+
+
+def test_model_events_are_checked_only_for_the_apps_asked_for():
+    """check_model_events honours app_configs: checking "auth" reports nothing about blog."""
+    auth = apps.get_app_config("auth")
+    with silent_model():
+        for_auth = checks.run_checks(app_configs=[auth], tags=["thorn"])
+        for_blog = checks.run_checks(app_configs=[apps.get_app_config("blog")], tags=["thorn"])
+
+    assert ["thorn.W002"] == [message.id for message in for_blog]
+    assert [] == [message.id for message in for_auth]
+
+
+def test_a_silenced_thorn_warning_is_not_reported(settings, capsys):
+    """SILENCED_SYSTEM_CHECKS=["thorn.W001"] silences the compat-signer warning in check."""
+    settings.THORN_HMAC_SIGNER = "thorn.utils.hmac:compat_sign"
+    call_command("check")
+    assert "thorn.W001" in capsys.readouterr().err
+
+    settings.SILENCED_SYSTEM_CHECKS = ["thorn.W001"]
+    call_command("check")
+    assert "thorn.W001" not in capsys.readouterr().err
+
+
+def test_manage_py_check_fails_on_a_thorn_error(settings):
+    """call_command("check") raises SystemCheckError for a thorn error."""
+    settings.THORN_DISPATCHER = "nope"
+
+    with pytest.raises(SystemCheckError) as excinfo:
+        call_command("check")
+
+    assert "thorn.E001" in str(excinfo.value)
+
+
+def test_manage_py_check_passes_with_valid_settings(valid, capsys):
+    """call_command("check") succeeds and reports no thorn message for valid settings."""
+    call_command("check")
+
+    assert "thorn." not in capsys.readouterr().err
