@@ -385,29 +385,35 @@ class ModelEvent(Event):
             if self.signal_honors_transaction:
                 # Fail now (inside save()) if the message cannot be encoded.
                 app_or_default(self.app).encode(self.prepare_payload(message.data), MIME_JSON)
-                app_or_default(self.app).env.on_commit(self._send_message, message, using=using)
+                app_or_default(self.app).env.on_commit(self._send_on_commit, message, using=using)
             else:
-                self._send_message(message, on_commit=False)
+                self.send_message(message)
         except Exception:
             if self.propagate_errors:
                 raise
             logger.exception("Event %r dispatch raised", self.name)
 
-    def _send_message(self, message: ModelMessage, on_commit: bool = True) -> Any:
+    def send_message(self, message: ModelMessage, **kwargs: Any) -> Any:
+        """Send a message made by :meth:`prepare_message`.
+
+        Takes the keyword arguments of :meth:`Event.send` (``timeout``,
+        callbacks).
+        """
+        return self._send(
+            message.event,
+            message.data,
+            sender=message.sender,
+            headers=message.headers,
+            context=message.context,
+            **kwargs,
+        )
+
+    def _send_on_commit(self, message: ModelMessage) -> None:
         try:
-            return self._send(
-                message.event,
-                message.data,
-                sender=message.sender,
-                headers=message.headers,
-                context=message.context,
-            )
+            self.send_message(message)
         except Exception:
-            # After the commit there is nothing left to roll back.
-            if self.propagate_errors and not on_commit:
-                raise
+            # After the commit there is nothing left to roll back: log only.
             logger.exception("Event %r dispatch raised", message.event)
-            return None
 
     def prepare_message(
         self, instance: Any, context: Mapping[str, Any] | None = None
@@ -506,15 +512,7 @@ class ModelEvent(Event):
         self, instance: Any, context: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Any:
         """Send the event for ``instance`` now, as its signal would (without the filter)."""
-        message = self.prepare_message(instance, context)
-        return self._send(
-            message.event,
-            message.data,
-            sender=message.sender,
-            headers=message.headers,
-            context=message.context,
-            **kwargs,
-        )
+        return self.send_message(self.prepare_message(instance, context), **kwargs)
 
 
 def sender_name(sender: Any) -> Any:

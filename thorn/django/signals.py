@@ -57,16 +57,9 @@ def mark_raw_save(
     instance.__dict__[SAVED_RAW] = raw
 
 
-class dispatch_on_create(signal_dispatcher):
-    """Send when an instance is created (``post_save``, not ``raw``)."""
-
+class _dispatch_on_save(signal_dispatcher):
     def setup_signals(self) -> dict[Any, Callable[..., Any]]:
         return {signals.post_save: self.on_post_save}
-
-    def should_dispatch(
-        self, instance: Any, raw: bool = False, created: bool = False, **kwargs: Any
-    ) -> bool:
-        return created and not raw
 
     def on_post_save(
         self,
@@ -76,18 +69,26 @@ class dispatch_on_create(signal_dispatcher):
         using: Any = None,
         **kwargs: Any,
     ) -> None:
-        self(instance, raw=raw, created=created, using=using)
+        fetched = self.use_transitions and not created
+        previous = instance.__dict__.get(PREVIOUS_VERSION) if fetched else None
+        self(instance, raw=raw, created=created, using=using, previous=previous)
 
 
-class dispatch_on_change(signal_dispatcher):
+class dispatch_on_create(_dispatch_on_save):
+    """Send when an instance is created (``post_save``, not ``raw``)."""
+
+    def should_dispatch(
+        self, instance: Any, raw: bool = False, created: bool = False, **kwargs: Any
+    ) -> bool:
+        return created and not raw
+
+
+class dispatch_on_change(_dispatch_on_save):
     """Send when an existing instance is saved (``post_save``, not ``raw``).
 
     With transitions (``now_*`` filters) the row is read in ``pre_save``,
     before it changes, and given to the filter as the previous version.
     """
-
-    def setup_signals(self) -> dict[Any, Callable[..., Any]]:
-        return {signals.post_save: self.on_post_save}
 
     def connect(self, sender: type[Any], weak: bool = False, **kwargs: Any) -> None:
         if self.use_transitions:
@@ -100,17 +101,6 @@ class dispatch_on_change(signal_dispatcher):
         self, instance: Any, raw: bool = False, created: bool = False, **kwargs: Any
     ) -> bool:
         return not created and not raw
-
-    def on_post_save(
-        self,
-        instance: models.Model,
-        raw: bool = False,
-        created: bool = False,
-        using: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        previous = instance.__dict__.get(PREVIOUS_VERSION) if self.use_transitions else None
-        self(instance, raw=raw, created=created, using=using, previous=previous)
 
 
 class dispatch_on_delete(signal_dispatcher):
