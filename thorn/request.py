@@ -14,7 +14,7 @@ from thorn.exceptions import DeliveryError, ThornError
 from thorn.outcome import Outcome
 from thorn.retry import RetryPolicy
 from thorn.utils.log import get_logger
-from thorn.validators import RecipientValidator
+from thorn.validators import validate_url
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
@@ -174,11 +174,7 @@ class Request:
         resolves to, so the connection goes to an address that was checked.
         Plain callables (1.5-style validators) are called with the URL.
         """
-        for validator in self.recipient_validators:
-            if isinstance(validator, RecipientValidator):
-                validator.validate_url(url)
-            else:
-                validator(url)
+        validate_url(url, self.recipient_validators)
 
     def dispatch(self, transport: Transport | None = None, propagate: bool = False) -> Request:
         """Deliver once, then call the callbacks.

@@ -15,7 +15,7 @@ from requests.adapters import HTTPAdapter
 from thorn._deadline import POOL_CLASSES, deadline
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
 from thorn.outcome import Outcome, parse_retry_after
-from thorn.validators import Address, RecipientValidator, Resolver, resolve, resolve_url
+from thorn.validators import Address, Resolver, check_addresses, resolve
 
 if TYPE_CHECKING:
     from thorn.request import Request
@@ -159,18 +159,7 @@ class Transport:
             SecurityError: if a validator refuses the URL or any address.
         """
         request.validate_recipient(url)
-        address_validators = [
-            v
-            for v in request.recipient_validators
-            if isinstance(v, RecipientValidator) and v.checks_addresses
-        ]
-        if not address_validators:
-            return None
-        addresses = resolve_url(url, self.resolver)
-        for validator in address_validators:
-            for address in addresses:
-                validator.validate_address(url, address)
-        return addresses[0]
+        return check_addresses(url, request.recipient_validators, self.resolver)
 
     def send(self, request: Request) -> Outcome:
         """Deliver ``request`` once; never raises for a failed delivery.

@@ -30,6 +30,7 @@ __all__ = [
     "Serialized",
     "block_cidr_network",
     "block_internal_ips",
+    "check_addresses",
     "deserialize_validator",
     "deserialize_validators",
     "ensure_port",
@@ -38,6 +39,7 @@ __all__ = [
     "resolve_url",
     "serialize_validator",
     "serialize_validators",
+    "validate_url",
     "validators",
 ]
 
@@ -513,6 +515,50 @@ validators: dict[str, Callable[..., RecipientValidator]] = {
     "ensure_port": ensure_port,
     "ensure_protocol": ensure_protocol,
 }
+
+
+def validate_url(url: str, validators: Sequence[Callable[..., Any]]) -> None:
+    """Run the URL checks of ``validators`` on ``url`` (no DNS).
+
+    Plain callables (1.5-style validators) are called with the URL.
+
+    .. versionadded:: 2.0
+
+    Raises:
+        SecurityError: if a validator refuses the URL.
+    """
+    for validator in validators:
+        if isinstance(validator, RecipientValidator):
+            validator.validate_url(url)
+        else:
+            validator(url)
+
+
+def check_addresses(
+    url: str, validators: Sequence[Callable[..., Any]], resolver: Resolver = resolve
+) -> Address | None:
+    """Resolve the host of ``url`` once and check every address it stands for.
+
+    Returns the first address (the one to connect to), or ``None`` when no
+    validator checks addresses.
+
+    .. versionadded:: 2.0
+
+    Raises:
+        SecurityError: if a validator refuses any address, or the host
+            resolves to none.
+        OSError: if the resolver fails (DNS error).
+    """
+    address_validators = [
+        v for v in validators if isinstance(v, RecipientValidator) and v.checks_addresses
+    ]
+    if not address_validators:
+        return None
+    addresses = resolve_url(url, resolver)
+    for validator in address_validators:
+        for address in addresses:
+            validator.validate_address(url, address)
+    return addresses[0]
 
 
 def serialize_validator(validator: Callable[..., Any]) -> Serialized:

@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 SECRET_KEY = "thorn-tests-not-secret"
 DEBUG = False
 USE_TZ = True
+TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -14,6 +15,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "rest_framework",
     "thorn.django",
     "t.proj.blog",
 ]

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def detail(request: HttpRequest, **kwargs: object) -> HttpResponse:
@@ -11,6 +11,7 @@ def detail(request: HttpRequest, **kwargs: object) -> HttpResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("hooks/", include("thorn.django.rest_framework.urls", namespace="webhook")),
     path("article/<uuid:uuid>/", detail, name="article-detail"),
     path("comment/<int:pk>/", detail, name="comment-detail"),
 ]

@@ -1,0 +1,121 @@
+"""Serializing and validating subscriptions of the REST API."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+
+from thorn._state import current_app
+from thorn.conf import event_choices
+from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
+from thorn.exceptions import SecurityError
+from thorn.validators import check_addresses, validate_url
+
+__all__ = [
+    "HMAC_SECRET_MAX_LENGTH",
+    "HMAC_SECRET_MIN_LENGTH",
+    "SubscriberListSerializer",
+    "SubscriberSerializer",
+    "serializer_for",
+]
+
+#: Bounds of a secret chosen by the subscriber (the default has 64 characters).
+HMAC_SECRET_MIN_LENGTH = 16
+HMAC_SECRET_MAX_LENGTH = 512
+
+
+class SubscriberSerializer(serializers.ModelSerializer[Any]):
+    """A subscription, as the ``/hooks/`` API shows and accepts it.
+
+    ``id`` is the subscription's uuid and ``subscription`` the absolute URL
+    of its detail view; ``user`` (the owner's primary key) and the
+    timestamps are read-only.  The ``url`` must be ``http(s)`` and pass the
+    recipient validators now, so an internal address is refused when
+    subscribing, not at the first delivery.  ``hmac_digest`` is accepted in
+    any case and stored in lower case.
+    """
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    user = serializers.ReadOnlyField(source="user_id")
+    url = serializers.URLField(max_length=URL_MAX_LENGTH)
+    subscription = serializers.HyperlinkedIdentityField(
+        view_name="webhook:detail", lookup_field="uuid", lookup_url_kwarg="uuid"
+    )
+    hmac_secret = serializers.CharField(
+        required=False,
+        min_length=HMAC_SECRET_MIN_LENGTH,
+        max_length=HMAC_SECRET_MAX_LENGTH,
+        trim_whitespace=False,
+    )
+    hmac_digest = serializers.CharField(required=False, max_length=64)
+
+    class Meta:
+        model = Subscriber
+        fields: tuple[str, ...] = (
+            "event",
+            "url",
+            "content_type",
+            "user",
+            "id",
+            "created_at",
+            "updated_at",
+            "subscription",
+            "hmac_secret",
+            "hmac_digest",
+        )
+        read_only_fields = ("created_at", "updated_at")
+
+    def validate_event(self, value: str) -> str:
+        """The event must be a pattern, and one of ``THORN_EVENT_CHOICES`` when set."""
+        choices = [choice for choice, _label in event_choices(current_app().settings)]
+        if choices and value not in choices:
+            raise serializers.ValidationError(
+                f"{value!r} is not one of the events you can subscribe to: {', '.join(choices)}."
+            )
+        return value
+
+    def validate_url(self, value: str) -> str:
+        """The URL must be ``http(s)`` and pass ``THORN_RECIPIENT_VALIDATORS``."""
+        if value.partition(":")[0].lower() not in ("http", "https"):
+            raise serializers.ValidationError("Only http and https URLs can subscribe.")
+        app = current_app()
+        validators = app.settings.THORN_RECIPIENT_VALIDATORS
+        try:
+            validate_url(value, validators)
+            check_addresses(value, validators, app.transport.resolver)
+        except SecurityError as exc:
+            raise serializers.ValidationError(f"This URL is refused: {exc}") from exc
+        except OSError as exc:
+            raise serializers.ValidationError(
+                f"The host of this URL cannot be resolved: {exc}"
+            ) from exc
+        return value
+
+    def validate_hmac_digest(self, value: str) -> str:
+        """One of ``sha1``, ``sha256``, ``sha512``, in any case."""
+        digest = value.lower()
+        if digest not in HMAC_DIGESTS:
+            raise serializers.ValidationError(
+                f"{value!r} is not a valid digest: use one of {', '.join(HMAC_DIGESTS)}."
+            )
+        return digest
+
+
+class SubscriberListSerializer(SubscriberSerializer):
+    """A subscription in the list of ``GET /hooks/``: without its secret."""
+
+    class Meta(SubscriberSerializer.Meta):
+        fields = tuple(name for name in SubscriberSerializer.Meta.fields if name != "hmac_secret")
+
+
+@functools.cache
+def serializer_for(model: type[models.Model], listing: bool = False) -> type[SubscriberSerializer]:
+    """Return the serializer of ``model`` (``THORN_SUBSCRIBER_MODEL``), for a list or not."""
+    base = SubscriberListSerializer if listing else SubscriberSerializer
+    if model is Subscriber:
+        return base
+    meta = type("Meta", (base.Meta,), {"model": model})
+    return type(f"{model.__name__}{base.__name__}", (base,), {"Meta": meta})

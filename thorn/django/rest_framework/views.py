@@ -1,0 +1,89 @@
+"""The views of the ``/hooks/`` API: list and create, retrieve, update and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, generics, permissions, status
+from rest_framework.request import Request
+from rest_framework.serializers import BaseSerializer
+
+from thorn._state import current_app
+from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
+from thorn.exceptions import ImproperlyConfigured
+from thorn.utils.imports import import_string
+
+__all__ = ["MAX_BODY_SIZE", "SubscriberDetail", "SubscriberList"]
+
+#: Largest request body the API reads, in bytes.
+MAX_BODY_SIZE = 16 * 1024
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body is larger than {MAX_BODY_SIZE} bytes."
+    default_code = "request_too_large"
+
+
+class SubscriberViewMixin(generics.GenericAPIView[Any]):
+    """What both views share: the owner's subscriptions, and the permissions.
+
+    Every request must be authenticated; ``THORN_DRF_PERMISSION_CLASSES``
+    adds permission classes (classes or dotted paths).  Every query is
+    scoped to ``request.user``, so another user's subscription is a 404.
+    """
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        extra = current_app().settings.THORN_DRF_PERMISSION_CLASSES or ()
+        classes: list[type[permissions.BasePermission]] = [permissions.IsAuthenticated]
+        for item in extra:
+            cls = (
+                import_string(item, "THORN_DRF_PERMISSION_CLASSES")
+                if isinstance(item, str)
+                else item
+            )
+            if not isinstance(cls, type):
+                raise ImproperlyConfigured(
+                    f"THORN_DRF_PERMISSION_CLASSES: {item!r} is not a permission class"
+                )
+            classes.append(cls)
+        return [cls() for cls in classes]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        length = request.META.get("CONTENT_LENGTH") or 0
+        try:
+            too_large = int(length) > MAX_BODY_SIZE
+        except ValueError:
+            raise exceptions.ParseError("Invalid Content-Length.") from None
+        if too_large:
+            raise RequestTooLarge()
+        super().initial(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        model = current_app().env.Subscriber  # type: ignore[attr-defined]
+        return model._default_manager.filter(user=self.request.user)
+
+    def get_serializer_class(self) -> type[SubscriberSerializer]:
+        return serializer_for(current_app().env.Subscriber)  # type: ignore[attr-defined]
+
+
+class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
+    """``GET /hooks/``: the caller's subscriptions (without secrets);
+    ``POST /hooks/``: subscribe (201, ``Location`` is the new subscription).
+    """
+
+    def get_serializer_class(self) -> type[SubscriberSerializer]:
+        model = current_app().env.Subscriber  # type: ignore[attr-defined]
+        return serializer_for(model, listing=self.request.method == "GET")
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        serializer.save(user=self.request.user)
+
+    def get_success_headers(self, data: Any) -> dict[str, str]:
+        return {"Location": str(data["subscription"])}
+
+
+class SubscriberDetail(SubscriberViewMixin, generics.RetrieveUpdateDestroyAPIView[Any]):
+    """``GET``, ``PUT``, ``PATCH`` and ``DELETE`` of ``/hooks/<uuid>/``."""
+
+    lookup_field = "uuid"
