@@ -13,8 +13,9 @@ from thorn._state import app_or_default
 from thorn.exceptions import DeliveryError, ThornError
 from thorn.outcome import Outcome
 from thorn.retry import RetryPolicy
+from thorn.utils.imports import callable_path, import_string
 from thorn.utils.log import get_logger
-from thorn.validators import validate_url
+from thorn.validators import deserialize_validators, serialize_validators, validate_url
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
@@ -122,6 +123,7 @@ class Request:
             if recipient_validators is None
             else list(recipient_validators)
         )
+        self._own_validators = recipient_validators is not None
         self.allow_keepalive = allow_keepalive
 
     def __repr__(self) -> str:
@@ -240,6 +242,71 @@ class Request:
             self.on_timeout(self, outcome.error)
         elif self.on_error is not None:
             self.on_error(self, outcome.error)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the delivery as JSON-safe data, for a message to a worker.
+
+        The subscriber is a reference (its uuid and URL): the secret does
+        not travel; the worker loads the subscriber (see
+        :mod:`thorn.dispatch.celery`).  Callbacks travel as import paths,
+        validators in their serialized form (only when the request was
+        given its own; the worker's settings apply otherwise).
+
+        Raises:
+            TypeError: if a callback or validator cannot be serialized.
+        """
+        data = self.data.decode() if isinstance(self.data, bytes) else self.data
+        return {
+            "id": self.id,
+            "event": self.event,
+            "data": data,
+            "sender": getattr(self.sender, "pk", self.sender),
+            "subscriber": {"uuid": str(self.subscriber.uuid), "url": self.subscriber.url},
+            "timeout": self.timeout,
+            "retry": self.retry_policy.retry,
+            "retry_max": self.retry_policy.max_retries,
+            "retry_delay": self.retry_policy.delay,
+            "headers": self.extra_headers,
+            "user_agent": self.user_agent,
+            "recipient_validators": (
+                serialize_validators(self.recipient_validators) if self._own_validators else None
+            ),
+            "allow_keepalive": self.allow_keepalive,
+            **{
+                name: None if fun is None else callable_path(fun, name)
+                for name, fun in (
+                    ("on_success", self.on_success),
+                    ("on_error", self.on_error),
+                    ("on_timeout", self.on_timeout),
+                )
+            },
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], subscriber: AbstractSubscriber, app: Thorn | None = None
+    ) -> Request:
+        """Rebuild a request from :meth:`as_dict` output and its loaded ``subscriber``."""
+        options = dict(data)
+        options.pop("subscriber", None)
+        validators = options.pop("recipient_validators", None)
+        callbacks: dict[str, Any] = {
+            name: import_string(path, name) if path else None
+            for name in ("on_success", "on_error", "on_timeout")
+            for path in [options.pop(name, None)]
+        }
+        return cls(
+            options.pop("event"),
+            options.pop("data"),
+            options.pop("sender", None),
+            subscriber,
+            app=app,
+            recipient_validators=(
+                None if validators is None else deserialize_validators(validators)
+            ),
+            **callbacks,
+            **options,
+        )
 
     def describe(self) -> dict[str, Any]:
         """Return a log-safe description of the delivery (no secret)."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.util import find_spec
 from typing import Any
 
 from django.apps import apps
@@ -114,13 +115,17 @@ def _problem(read: Callable[[], object]) -> str | None:
 
 
 def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
-    """Refuse codecs, validators and event choices that cannot be used."""
+    """Refuse codecs, validators, event choices and API permissions that cannot be used."""
     settings = _app().settings
-    readers = (
+    readers: list[Callable[[], object]] = [
         lambda: settings.THORN_CODECS,
         lambda: settings.THORN_RECIPIENT_VALIDATORS,
         lambda: event_choices(settings),
-    )
+    ]
+    if find_spec("rest_framework") is not None:
+        from thorn.django.rest_framework.views import permission_classes
+
+        readers.append(permission_classes)
     problems = (_problem(read) for read in readers)
     return [checks.Error(problem, id="thorn.E004") for problem in problems if problem]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from thorn.exceptions import ImproperlyConfigured
 
-__all__ = ["import_string", "qualified_name"]
+__all__ = ["callable_path", "import_string", "qualified_name"]
 
 
 def import_string(path: str, setting: str | None = None) -> Any:
@@ -51,3 +51,28 @@ def import_string(path: str, setting: str | None = None) -> Any:
 def qualified_name(obj: Any) -> str:
     """Return the ``module:qualname`` path that :func:`import_string` reverses."""
     return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def callable_path(fun: Any, what: str = "callable") -> str:
+    """Return the ``module:qualname`` path of ``fun``, checking that it imports back.
+
+    Used to send callables (callbacks, subscriber functions) in JSON
+    messages, e.g. to Celery workers.  A string is returned as it is.
+
+    Raises:
+        TypeError: if ``fun`` cannot be imported by its path (a lambda, a
+            nested function, a bound method of an instance...).
+    """
+    if isinstance(fun, str):
+        return fun
+    path = qualified_name(fun) if hasattr(fun, "__qualname__") else repr(fun)
+    try:
+        found = import_string(path)
+    except ImproperlyConfigured:
+        found = None
+    if found is not fun:
+        raise TypeError(
+            f"the {what} {fun!r} cannot be sent to a worker: give a module-level "
+            "function, or its path as a 'module:name' string"
+        )
+    return path

@@ -13,7 +13,7 @@ from thorn.django.rest_framework.serializers import SubscriberSerializer, serial
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.imports import import_string
 
-__all__ = ["MAX_BODY_SIZE", "SubscriberDetail", "SubscriberList"]
+__all__ = ["MAX_BODY_SIZE", "SubscriberDetail", "SubscriberList", "permission_classes"]
 
 #: Largest request body the API reads, in bytes.
 MAX_BODY_SIZE = 16 * 1024
@@ -25,6 +25,23 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+def permission_classes() -> list[type[permissions.BasePermission]]:
+    """``IsAuthenticated`` and the classes of ``THORN_DRF_PERMISSION_CLASSES``.
+
+    Raises:
+        ImproperlyConfigured: if an entry is not a class or a path to one.
+    """
+    classes: list[type[permissions.BasePermission]] = [permissions.IsAuthenticated]
+    for item in current_app().settings.THORN_DRF_PERMISSION_CLASSES or ():
+        cls = import_string(item, "THORN_DRF_PERMISSION_CLASSES") if isinstance(item, str) else item
+        if not isinstance(cls, type):
+            raise ImproperlyConfigured(
+                f"THORN_DRF_PERMISSION_CLASSES: {item!r} is not a permission class"
+            )
+        classes.append(cls)
+    return classes
+
+
 class SubscriberViewMixin(generics.GenericAPIView[Any]):
     """What both views share: the owner's subscriptions, and the permissions.
 
@@ -34,20 +51,7 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     """
 
     def get_permissions(self) -> list[permissions.BasePermission]:
-        extra = current_app().settings.THORN_DRF_PERMISSION_CLASSES or ()
-        classes: list[type[permissions.BasePermission]] = [permissions.IsAuthenticated]
-        for item in extra:
-            cls = (
-                import_string(item, "THORN_DRF_PERMISSION_CLASSES")
-                if isinstance(item, str)
-                else item
-            )
-            if not isinstance(cls, type):
-                raise ImproperlyConfigured(
-                    f"THORN_DRF_PERMISSION_CLASSES: {item!r} is not a permission class"
-                )
-            classes.append(cls)
-        return [cls() for cls in classes]
+        return [cls() for cls in permission_classes()]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         length = request.META.get("CONTENT_LENGTH") or 0
