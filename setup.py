@@ -59,9 +59,11 @@ setup(
     keywords="webhooks, events, django, http, callbacks",
     packages=find_packages(exclude=["t", "t.*", "examples*", "bench*", "docs*"]),
     include_package_data=True,
-    # py.typed marks the package as typed (PEP 561); migrations are packages
-    # (thorn.django.migrations) and so are found by find_packages.
-    package_data={"thorn": ["py.typed"]},
+    # py.typed marks the package as typed (PEP 561); openapi.json is the
+    # shipped OpenAPI schema of the REST API (thorn.django.rest_framework.schema);
+    # migrations are packages (thorn.django.migrations) and so are found by
+    # find_packages.
+    package_data={"thorn": ["py.typed", "django/rest_framework/openapi.json"]},
     zip_safe=False,
     python_requires=">=3.10",
     install_requires=read_requirements(REQUIREMENTS / "default.txt"),

@@ -156,11 +156,20 @@ def test_an_unusable_subscriber_model_is_an_error(settings, path, named):
         ("THORN_EVENT_CHOICES", "article.created"),
         ("THORN_EVENT_CHOICES", ["article.created", 3]),
         ("THORN_CODECS", "nope"),
+        ("THORN_DRF_PERMISSION_CLASSES", ["missing.module:Permission"]),
+        ("THORN_DRF_PERMISSION_CLASSES", [42]),
     ],
-    ids=["validators", "choices-string", "choices-not-strings", "codecs"],
+    ids=[
+        "validators",
+        "choices-string",
+        "choices-not-strings",
+        "codecs",
+        "permission-path",
+        "permission-not-a-class",
+    ],
 )
 def test_other_unusable_settings_are_errors(settings, name, value):
-    """An unusable validator list, event choices or codecs gives E004 naming the setting."""
+    """Unusable validators, choices, codecs or API permissions give E004 naming the setting."""
     setattr(settings, name, value)
 
     message = only("thorn.E004")

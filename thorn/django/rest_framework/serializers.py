@@ -67,6 +67,16 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "hmac_digest",
         )
         read_only_fields = ("created_at", "updated_at")
+        # DRF's message repeats the input, which JSON cannot always encode
+        # (a lone surrogate): a fixed message keeps it a 400.
+        extra_kwargs = {
+            "content_type": {
+                "error_messages": {
+                    "invalid_choice": "Not a valid content type: use application/json "
+                    "or application/x-www-form-urlencoded."
+                }
+            }
+        }
 
     def validate_event(self, value: str) -> str:
         """The event must be a pattern, and one of ``THORN_EVENT_CHOICES`` when set."""

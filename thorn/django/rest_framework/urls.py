@@ -9,13 +9,30 @@
 
 from __future__ import annotations
 
-from django.urls import path
+import uuid
+
+from django.urls import path, register_converter
 
 from thorn.django.rest_framework.views import SubscriberDetail, SubscriberList
 
 app_name = "webhook"
 
+
+class SubscriptionIdConverter:
+    """A uuid in any case, with or without hyphens (Django's ``uuid`` is lower case only)."""
+
+    regex = "-?".join(f"[0-9a-fA-F]{{{n}}}" for n in (8, 4, 4, 4, 12))
+
+    def to_python(self, value: str) -> uuid.UUID:
+        return uuid.UUID(value)
+
+    def to_url(self, value: uuid.UUID | str) -> str:
+        return str(value)
+
+
+register_converter(SubscriptionIdConverter, "webhook_uuid")
+
 urlpatterns = [
     path("", SubscriberList.as_view(), name="list"),
-    path("<uuid:uuid>/", SubscriberDetail.as_view(), name="detail"),
+    path("<webhook_uuid:uuid>/", SubscriberDetail.as_view(), name="detail"),
 ]

@@ -13,13 +13,25 @@ from thorn.django.rest_framework.serializers import SubscriberSerializer, serial
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.imports import import_string
 
-__all__ = ["MAX_BODY_SIZE", "SubscriberDetail", "SubscriberList", "permission_classes"]
+__all__ = [
+    "MAX_BODY_SIZE",
+    "RequestTooLarge",
+    "SubscriberDetail",
+    "SubscriberList",
+    "permission_classes",
+]
 
 #: Largest request body the API reads, in bytes.
 MAX_BODY_SIZE = 16 * 1024
 
 
 class RequestTooLarge(exceptions.APIException):
+    """413: the request body is larger than :data:`MAX_BODY_SIZE`.
+
+    Under WSGI, Django reads no more than ``Content-Length`` bytes of a
+    body, and nothing without one, so checking the header bounds the read.
+    """
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = f"The request body is larger than {MAX_BODY_SIZE} bytes."
     default_code = "request_too_large"
