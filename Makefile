@@ -50,13 +50,15 @@ typecheck: install ## Type-check thorn/ (strict) and the typing examples in t/ty
 # pytest's own exit status is the target's: a failure (1), an interrupted run
 # (2) or "no tests collected" (5) all fail the target; nothing masks them.
 # The whole suite runs on SQLite, then the Django database tests run again on
-# a PostgreSQL that the test session starts and stops itself (t/postgres.py).
+# a PostgreSQL that the test session starts and stops itself (t/postgres.py),
+# with the Celery tests: their worker shares that database (Redis and workers
+# are started and stopped by the tests, t/services.py).
 test: lint ## Install, lint, then run the whole test suite (what CI runs).
 	$(BIN)/pytest $(ARGS)
-	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django $(ARGS)
+	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django t/integration/celery $(ARGS)
 
-test-postgres: install ## Run the Django database tests on a throwaway PostgreSQL.
-	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django $(ARGS)
+test-postgres: install ## Run the Django database and Celery tests on a throwaway PostgreSQL.
+	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django t/integration/celery $(ARGS)
 
 cov: install ## Run the whole suite under coverage (branch, combined, fail_under from pyproject.toml).
 	$(BIN)/coverage erase

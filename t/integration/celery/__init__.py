@@ -1,0 +1,1 @@
+"""Tests against a real Redis broker and real Celery workers (PostgreSQL run only)."""
