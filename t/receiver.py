@@ -126,6 +126,17 @@ class Receiver(ThreadingHTTPServer):
                 self._cond.wait(remaining)
             return list(self.received)
 
+    def wait_for_path(self, path: str, count: int = 1, timeout: float = 5.0) -> list[Received]:
+        """Wait (bounded) until ``count`` requests arrived at ``path``; return those."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while sum(r.path == path for r in self.received) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return [r for r in self.received if r.path == path]
+
     def for_path(self, path: str) -> list[Received]:
         with self._lock:
             return [r for r in self.received if r.path == path]

@@ -10,6 +10,7 @@ import pytest
 from thorn import _state
 from thorn.django.models import Subscriber
 
+from t.proj.blog.models import Profile
 from t.receiver import Receiver
 
 
@@ -37,3 +38,22 @@ def subscribe(receiver: Receiver) -> Callable[..., Subscriber]:
         return Subscriber.objects.create(event=event, url=receiver.url(path), **fields)
 
     return subscribe
+
+
+@pytest.fixture
+def sentinel(receiver: Receiver, subscribe: Callable[..., Subscriber]) -> Callable[[], None]:
+    """Send an event after the others and wait for it: what was sent before has arrived.
+
+    The sentinel is a ``user.sentinel`` event (a Profile change) delivered to
+    ``/sentinel``; each call sends one more.  Tests that assert that nothing
+    was delivered call it first, instead of sleeping.
+    """
+    subscribe("user.sentinel", path="/sentinel")
+    profile = Profile.objects.create(username="sentinel")
+
+    def send() -> None:
+        count = len(receiver.for_path("/sentinel")) + 1
+        profile.save()
+        assert count == len(receiver.wait_for_path("/sentinel", count))
+
+    return send

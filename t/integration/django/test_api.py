@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,8 +29,8 @@ from thorn.exceptions import ImproperlyConfigured
 from thorn.transport import Transport
 from thorn.utils.hmac import verify
 
-from t.proj.blog.models import Account, Article, Author, Profile
-from t.receiver import Received, Receiver
+from t.proj.blog.models import Account, Article, Author
+from t.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -1154,33 +1152,6 @@ def test_without_validators_the_host_is_not_resolved(api, monkeypatch):
 # -- end to end: subscribe through the API, receive real webhooks -------------------------
 
 
-def wait_path(
-    receiver: Receiver, path: str, count: int = 1, timeout: float = 5.0
-) -> list[Received]:
-    """Wait (bounded) until ``count`` requests arrived at ``path``; return those at ``path``."""
-    deadline = time.monotonic() + timeout
-    while len(receiver.for_path(path)) < count:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        receiver.wait_for(len(receiver.received) + 1, timeout=remaining)
-    return receiver.for_path(path)
-
-
-@pytest.fixture
-def sentinel(receiver: Receiver) -> Callable[[], None]:
-    """Send a ``user.sentinel`` event to ``/sentinel`` and wait for it: earlier ones arrived."""
-    Subscriber.objects.create(event="user.sentinel", url=receiver.url("/sentinel"))
-    profile = Profile.objects.create(username="sentinel")
-
-    def send() -> None:
-        count = len(receiver.for_path("/sentinel")) + 1
-        profile.save()
-        assert count == len(wait_path(receiver, "/sentinel", count))
-
-    return send
-
-
 def subscribe_through_api(client: APIClient, receiver: Receiver, path: str, **fields: Any) -> Any:
     response = client.post(
         LIST, {"event": "article.created", "url": receiver.url(path), **fields}, format="json"
@@ -1196,7 +1167,7 @@ def test_api_subscription_receives_signed_webhooks(api, receiver):
 
     article = Article.objects.create(title="Through the API")
 
-    [received] = wait_path(receiver, "/api-hook")
+    [received] = receiver.wait_for_path("/api-hook")
     assert "article.created" == received.header("Hook-Event")
     assert created["id"] == received.header("Hook-Subscription")
     signature = received.header("Hook-HMAC")
@@ -1219,7 +1190,7 @@ def test_api_subscription_options_are_used_for_delivery(api, receiver):
 
     Article.objects.create(title="Form encoded")
 
-    [received] = wait_path(receiver, "/form-hook")
+    [received] = receiver.wait_for_path("/form-hook")
     assert FORM == received.header("Content-Type")
     assert created["id"] == received.header("Hook-Subscription")
     assert verify(received.header("Hook-HMAC") or "", "sha512", SECRET, received.body)
@@ -1233,7 +1204,7 @@ def test_unsubscribing_through_the_api_stops_deliveries(api, receiver, sentinel)
     """After DELETE through the API, a new Article delivers nothing to that subscription."""
     created = subscribe_through_api(api, receiver, "/api-hook")
     Article.objects.create(title="Before")
-    assert 1 == len(wait_path(receiver, "/api-hook"))
+    assert 1 == len(receiver.wait_for_path("/api-hook"))
 
     assert 204 == api.delete(detail(created["id"])).status_code
     Article.objects.create(title="After")

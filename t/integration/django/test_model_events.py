@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,37 +34,6 @@ class Boom(Exception):
 
 
 # -- helpers -----------------------------------------------------------------
-
-
-def wait_path(
-    receiver: Receiver, path: str, count: int = 1, timeout: float = 5.0
-) -> list[Received]:
-    """Wait (bounded) until ``count`` requests arrived at ``path``; return those at ``path``."""
-    deadline = time.monotonic() + timeout
-    while len(receiver.for_path(path)) < count:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        receiver.wait_for(len(receiver.received) + 1, timeout=remaining)
-    return receiver.for_path(path)
-
-
-@pytest.fixture
-def sentinel(receiver: Receiver, subscribe: Callable[..., Subscriber]) -> Callable[[], None]:
-    """Send an event after the others and wait for it: what was sent before has arrived.
-
-    The sentinel is a ``user.sentinel`` event (a Profile change) delivered to
-    ``/sentinel``; each call sends one more.
-    """
-    subscribe("user.sentinel", path="/sentinel")
-    profile = Profile.objects.create(username="sentinel")
-
-    def send() -> None:
-        count = len(receiver.for_path("/sentinel")) + 1
-        profile.save()
-        assert count == len(wait_path(receiver, "/sentinel", count))
-
-    return send
 
 
 def body_of(received: Received) -> dict[str, Any]:
@@ -184,7 +152,7 @@ def test_model_without_url_or_payload_sends_null_ref_and_empty_data(receiver, su
 
     profile.save()
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert {"event": "user.carol", "ref": None, "sender": None, "data": {}} == body_of(received)
 
 
@@ -199,7 +167,7 @@ def test_base_url_makes_ref_absolute(receiver, subscribe, settings, base_url):
 
     article = Article.objects.create(title="Absolute")
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert f"https://blog.example/article/{article.uuid}/" == body_of(received)["ref"]
 
 
@@ -232,7 +200,7 @@ def test_sites_framework_makes_ref_absolute(receiver, subscribe):
 
     article = Article.objects.create(title="Sited")
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert f"https://sites.example/article/{article.uuid}/" == body_of(received)["ref"]
 
 
@@ -244,7 +212,7 @@ def test_base_url_wins_over_sites_framework(receiver, subscribe, settings):
 
     article = Article.objects.create(title="Both")
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert f"https://blog.example/article/{article.uuid}/" == body_of(received)["ref"]
 
 
@@ -639,7 +607,7 @@ def test_per_event_reverse_wins_over_model_reverse(receiver, subscribe):
     comment.text = "Hi there"
     comment.save()
 
-    created, changed = wait_path(receiver, "/hook", 2)
+    created, changed = receiver.wait_for_path("/hook", 2)
     assert ("comment.created", f"/comment/{comment.pk}/") == (
         created.header("Hook-Event"),
         body_of(created)["ref"],
@@ -708,7 +676,7 @@ def test_static_dict_subscriber_signs_with_its_own_secret_and_digest(receiver, s
 
     Article.objects.create(title="Dict")
 
-    [received] = wait_path(receiver, "/dict")
+    [received] = receiver.wait_for_path("/dict")
     assert "article.created" == received.header("Hook-Event")
     assert verify(received.header("Hook-HMAC") or "", "sha512", "dict-secret", received.body)
 
@@ -749,7 +717,7 @@ def test_static_subscription_uuid_is_stable_across_events(receiver, settings):
     Article.objects.create(title="One")
     Article.objects.create(title="Two")
 
-    first, second = wait_path(receiver, "/static", 2)
+    first, second = receiver.wait_for_path("/static", 2)
     assert first.header("Hook-Subscription") == second.header("Hook-Subscription")
     assert first.header("Hook-Delivery") != second.header("Hook-Delivery")
 
@@ -765,7 +733,7 @@ def test_nothing_is_delivered_before_commit(receiver, subscribe):
         article = Article.objects.create(title="Pending commit")
         assert [] == receiver.received
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert f"/article/{article.uuid}/" == body_of(received)["ref"]
 
 
@@ -791,7 +759,7 @@ def test_the_message_is_built_when_the_signal_fires(receiver, subscribe):
         article.title = "Changed after save"
         article.state = "PUBLISHED"
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert "DRAFT" == received.header("X-Article-State")
     assert {"title": "As saved", "state": "DRAFT"} == body_of(received)["data"]
 
@@ -822,7 +790,7 @@ def test_each_save_in_a_transaction_is_delivered_in_order(receiver, subscribe):
             article.save()
         assert [] == receiver.received
 
-    deliveries = wait_path(receiver, "/hook", 2)
+    deliveries = receiver.wait_for_path("/hook", 2)
     assert ["v2", "v3"] == [body_of(r)["data"]["title"] for r in deliveries]
 
 
@@ -838,8 +806,8 @@ def test_transitions_inside_a_transaction_compare_with_the_uncommitted_row(recei
         article.state = "DRAFT"
         article.save()
 
-    [published] = wait_path(receiver, "/published")
-    [retracted] = wait_path(receiver, "/retracted")
+    [published] = receiver.wait_for_path("/published")
+    [retracted] = receiver.wait_for_path("/retracted")
     assert "PUBLISHED" == body_of(published)["data"]["state"]
     assert "DRAFT" == body_of(retracted)["data"]["state"]
 
@@ -853,7 +821,7 @@ def test_without_honoring_transactions_delivery_happens_before_commit(
 
     with pytest.raises(Boom), transaction.atomic():
         Article.objects.create(title="Eager")
-        [received] = wait_path(receiver, "/hook")
+        [received] = receiver.wait_for_path("/hook")
         raise Boom
 
     assert "article.created" == received.header("Hook-Event")
@@ -878,8 +846,8 @@ def test_delete_inside_a_transaction_keeps_ref_and_context(receiver, subscribe, 
         article.delete()  # cascades to the comment
         assert [] == receiver.received
 
-    [removed_comment] = wait_path(receiver, "/context")
-    [removed_article] = wait_path(receiver, "/article")
+    [removed_comment] = receiver.wait_for_path("/context")
+    [removed_article] = receiver.wait_for_path("/article")
     assert f"/comment/{pk}/" == body_of(removed_comment)["ref"]
     assert str(pk) == removed_comment.header("X-Comment")
     assert [{"instance": pk}] == contexts
@@ -998,7 +966,7 @@ def test_a_receiver_that_is_down_does_not_break_save(receiver, subscribe, caplog
     with caplog.at_level(logging.ERROR, logger="thorn.request"):
         article = Article.objects.create(title="Resilient")
 
-    [received] = wait_path(receiver, "/up")
+    [received] = receiver.wait_for_path("/up")
     assert f"/article/{article.uuid}/" == body_of(received)["ref"]
     assert Article.objects.filter(pk=article.pk).exists()
     failures = [r for r in caplog.records if r.name == "thorn.request"]
@@ -1077,7 +1045,7 @@ def test_send_by_hand_delivers_the_envelope_with_the_given_data(receiver, subscr
 
     Article.webhooks.events["on_create"].send(instance=article, data={"x": 1})
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert "article.created" == received.header("Hook-Event")
     assert_signed_for(received, subscriber)
     body = body_of(received)
@@ -1098,7 +1066,7 @@ def test_send_from_instance_delivers_what_the_signal_would(receiver, subscribe):
 
     Article.webhooks.events["on_publish"].send_from_instance(article)
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert "PENDING" == received.header("X-Article-State")
     assert {
         "event": "article.published",
@@ -1118,5 +1086,5 @@ def test_webhooks_item_access_returns_the_event(receiver, subscribe):
     assert event is not None
     event.send(article, data={"item": True})
 
-    [received] = wait_path(receiver, "/hook")
+    [received] = receiver.wait_for_path("/hook")
     assert {"item": True} == body_of(received)["data"]
