@@ -60,7 +60,7 @@ def dispatch_requests(reqs: list[dict[str, Any]], app: Any = None) -> None:
     dispatcher = _worker_dispatcher()
     loaded = dispatcher.load_requests(reqs)
     requests = [request for request, _ in loaded]
-    outcomes = deliver(requests, dispatcher.app.settings.THORN_CHUNKSIZE)
+    outcomes = deliver(requests)
     for (request, raw), outcome in zip(loaded, outcomes, strict=True):
         will_retry = request.retry_policy.should_retry(outcome, retries=0)
         request.handle_outcome(outcome, will_retry)

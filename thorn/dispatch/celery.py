@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from thorn.generic.models import AbstractSubscriber
     from thorn.outcome import Outcome
 
-__all__ = ["Dispatcher", "WorkerDispatcher", "deliver", "event_message"]
+__all__ = ["MAX_LANES", "Dispatcher", "WorkerDispatcher", "deliver", "event_message"]
 
 logger = get_logger(__name__)
 
@@ -210,26 +210,30 @@ class WorkerDispatcher(BaseDispatcher):
         return loaded
 
 
+#: Most deliveries running at once in one worker process (lanes of all its tasks).
+MAX_LANES = 64
+
 _lanes_lock = threading.Lock()
 _lanes: ThreadPoolExecutor | None = None
 
 
-def _executor(size: int) -> ThreadPoolExecutor:
-    # One pool per worker process: its threads keep their connections alive
-    # from one chunk to the next.
+def _executor() -> ThreadPoolExecutor:
+    # One pool per worker process, its threads started on demand: they keep
+    # their connections alive from one chunk to the next.  Under the gevent
+    # pool its threads are greenlets.
     global _lanes
     with _lanes_lock:
         if _lanes is None:
-            _lanes = ThreadPoolExecutor(max_workers=max(size, 1), thread_name_prefix="thorn")
+            _lanes = ThreadPoolExecutor(max_workers=MAX_LANES, thread_name_prefix="thorn")
         return _lanes
 
 
-def deliver(requests: list[Request], lanes: int) -> list[Outcome]:
+def deliver(requests: list[Request]) -> list[Outcome]:
     """Attempt every request once; return their outcomes in order.
 
     Requests to the same host (scheme, host, port) are sent one after
     another in one lane, over one kept-alive connection; hosts are served
-    concurrently, at most ``lanes`` at a time.
+    concurrently, by the worker process's lanes (at most :data:`MAX_LANES`).
     """
     order = sorted(range(len(requests)), key=lambda i: requests[i].urlident)
     hosts = [list(group) for _, group in groupby(order, key=lambda i: requests[i].urlident)]
@@ -237,9 +241,5 @@ def deliver(requests: list[Request], lanes: int) -> list[Outcome]:
     def lane(indexes: list[int]) -> list[tuple[int, Outcome]]:
         return [(i, requests[i].attempt()) for i in indexes]
 
-    if len(hosts) <= 1:
-        results = [lane(indexes) for indexes in hosts]
-    else:
-        results = list(_executor(lanes).map(lane, hosts))
-    outcomes = dict(item for result in results for item in result)
+    outcomes = dict(item for result in _executor().map(lane, hosts) for item in result)
     return [outcomes[i] for i in range(len(requests))]
