@@ -210,6 +210,8 @@ class Request:
     def handle_outcome(self, outcome: Outcome, will_retry: bool = False) -> None:
         """Turn an outcome into logging and callbacks.
 
+        A callback that raises is logged: it never stops other deliveries.
+
         Arguments:
             outcome: How the attempt ended.
             will_retry: The delivery will be tried again, so the error
@@ -224,8 +226,7 @@ class Request:
                 outcome.latency,
                 extra={"delivery": self.describe()},
             )
-            if self.on_success is not None:
-                self.on_success(self)
+            self._callback(self.on_success, self)
             return
         logger.log(
             logging.INFO if will_retry else logging.ERROR,
@@ -239,9 +240,23 @@ class Request:
         if will_retry:
             return
         if outcome.timed_out and self.on_timeout is not None:
-            self.on_timeout(self, outcome.error)
-        elif self.on_error is not None:
-            self.on_error(self, outcome.error)
+            self._callback(self.on_timeout, self, outcome.error)
+        else:
+            self._callback(self.on_error, self, outcome.error)
+
+    def _callback(self, callback: Callback | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception(
+                "Callback %r of the delivery of %s to %s raised",
+                callback,
+                self.event,
+                self.url,
+                extra={"delivery": self.describe()},
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the delivery as JSON-safe data, for a message to a worker.

@@ -50,8 +50,15 @@ def send_event(
 @shared_task(name="thorn.tasks.send_events", ignore_result=True)
 def send_events(events: list[dict[str, Any]]) -> None:
     """:func:`send_event` for each event of a flushed buffer (one message, many events)."""
+    first_error: Exception | None = None
     for message in events:
-        send_event(**message)
+        try:
+            send_event(**message)
+        except Exception as exc:  # the other events of the message are still sent
+            logger.exception("Sending buffered event %s failed", message.get("event"))
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
 
 
 @shared_task(name="thorn.tasks.dispatch_requests", ignore_result=True)
@@ -66,7 +73,12 @@ def dispatch_requests(reqs: list[dict[str, Any]], app: Any = None) -> None:
         request.handle_outcome(outcome, will_retry)
         if will_retry:
             countdown = request.retry_policy.countdown(outcome, retries=0)
-            dispatch_request.apply_async(kwargs=raw, countdown=countdown)
+            try:
+                dispatch_request.apply_async(kwargs=raw, countdown=countdown)
+            except Exception:  # the other retries of the chunk are still published
+                logger.exception(
+                    "Scheduling a retry of %s to %s failed", request.event, request.url
+                )
 
 
 @shared_task(bind=True, name="thorn.tasks.dispatch_request", ignore_result=True, max_retries=None)

@@ -202,3 +202,26 @@ class TestRequestOptions:
         assert [receiver.url("/1"), receiver.url("/2")] == [r.url for r in requests]
         assert all(r.outcome is not None and r.outcome.ok for r in requests)
         assert 2 == len(receiver.wait_for(2, timeout=2))
+
+
+class TestCallbacks:
+    @pytest.mark.parametrize("answer", [200, 500], ids=["on_success", "on_error"])
+    def test_raising_callback_is_logged_and_others_are_delivered(
+        self, app, receiver, caplog, answer
+    ):
+        """A callback that raises is logged; the other subscribers still get theirs."""
+        receiver.answer("/a", answer)
+        calls = []
+
+        def callback(request, *args):
+            calls.append(request.url)
+            raise RuntimeError("callback bug")
+
+        event = Event("a.b", app=app, subscribers=[hook(receiver, "/a"), hook(receiver, "/b")])
+        requests = event.send({"x": 1}, on_success=callback, on_error=callback)
+
+        assert 2 == len(requests)
+        assert ["/a", "/b"] == sorted(r.path for r in receiver.wait_for(2))
+        assert receiver.url("/a") in calls
+        assert "callback bug" in caplog.text
+        assert "raised" in caplog.text

@@ -14,10 +14,13 @@ either process, so tasks declared with ``shared_task`` bind to it.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from celery import Celery
+
+logger = logging.getLogger(__name__)
 
 # A worker started by hand (`celery -A t.proj.celery worker`) gets the worker
 # settings; the tests set this themselves.
@@ -33,9 +36,8 @@ app.conf.update(
     result_accept_content=["json"],
     broker_connection_retry_on_startup=True,
 )
-# The <app>.tasks modules of INSTALLED_APPS.  Thorn's tasks live in
-# thorn.tasks (not thorn.django.tasks): CELERY_IMPORTS in the worker settings
-# brings them in.
+# The <app>.tasks modules of INSTALLED_APPS: thorn.django.tasks brings in
+# thorn's tasks (thorn.tasks), as in a user's project.
 app.autodiscover_tasks()
 
 
@@ -82,3 +84,46 @@ def imported(*modules: str) -> dict[str, bool]:
     import sys
 
     return {module: module in sys.modules for module in modules}
+
+
+# -- delivery callbacks of the celery dispatcher tests ----------------------------
+# Module-level functions, so that they travel to the worker as import paths.
+# They log a marker line the tests look for in the worker's log.
+
+
+def on_delivered(request: Any) -> None:
+    """``on_success``: log the delivery (event, URL, status)."""
+    logger.warning(
+        "thorn-test on_success %s %s %s", request.event, request.url, request.response.status_code
+    )
+
+
+def on_failed(request: Any, exc: Exception) -> None:
+    """``on_error``: log the failed delivery and its error."""
+    logger.warning("thorn-test on_error %s %s %s", request.event, request.url, exc)
+
+
+def on_timed_out(request: Any, exc: Exception) -> None:
+    """``on_timeout``: log the delivery that timed out."""
+    logger.warning("thorn-test on_timeout %s %s %s", request.event, request.url, exc)
+
+
+def raising_callback(request: Any, *args: Any) -> None:
+    """A callback with a bug: it raises."""
+    raise RuntimeError(f"thorn-test callback raised for {request.url}")
+
+
+# -- an event's own subscribers, as module-level callables (sent as "!path") ---------
+
+
+def subscribers_from_context(
+    event: str, sender: Any = None, hook_url: str | None = None, **context: Any
+) -> list[str]:
+    """Subscribe the URL the sender put in the event's ``context`` (logs how it was called)."""
+    logger.warning("thorn-test subscribers %s sender=%r", event, sender)
+    return [hook_url] if hook_url else []
+
+
+def broken_subscribers(event: str, sender: Any = None, **context: Any) -> list[str]:
+    """A subscriber callable with a bug: it raises."""
+    raise RuntimeError(f"thorn-test broken subscribers for {event}")
