@@ -15,7 +15,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 import psycopg
+
+from t.services import free_loopback_port
 
 #: The user the binaries run as when we are root, and the database superuser.
 POSTGRES_USER = "postgres"
@@ -52,14 +53,6 @@ def find_binary(name: str) -> str:
 
 def _major_version(name: str) -> int:
     return int(name) if name.isdigit() else -1
-
-
-def _free_loopback_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:
@@ -127,7 +120,7 @@ class PostgresServer:
                 timeout=self.start_timeout * 2,
                 what="initdb",
             )
-            self.port = _free_loopback_port()
+            self.port = free_loopback_port()
             options = (
                 f"-c listen_addresses={self.host} -p {self.port} -k {self.socket_dir}"
                 " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -9,6 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from thorn.utils.hmac import verify
 
 
 @dataclass
@@ -20,6 +23,17 @@ class Received:
     headers: dict[str, str]
     body: bytes
     connection: int
+
+    def json(self) -> Any:
+        """The JSON body (objects keep the order their keys were sent in)."""
+        return json.loads(self.body)
+
+    def assert_signed_for(self, subscriber: Any) -> None:
+        """Assert that the delivery names ``subscriber`` and is signed with its secret."""
+        assert str(subscriber.uuid) == self.header("Hook-Subscription")
+        signature = self.header("Hook-HMAC")
+        assert signature
+        assert verify(signature, subscriber.hmac_digest, subscriber.hmac_secret, self.body)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():

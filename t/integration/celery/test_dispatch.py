@@ -9,7 +9,6 @@ every wait has a deadline.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
@@ -31,7 +30,6 @@ from thorn.decorators import WebhookCapable
 from thorn.dispatch.celery import WorkerDispatcher
 from thorn.django.models import Subscriber
 from thorn.generic.subscriber import StaticSubscriber, static_secret
-from thorn.utils.hmac import verify
 
 from t.proj.blog.models import Account, Article, Author
 from t.proj.celery import (
@@ -158,32 +156,6 @@ def runtimes(lines: list[str]) -> list[float]:
     return [float(re.search(r"succeeded in ([0-9.e-]+)s", line)[1]) for line in lines]  # type: ignore[index]
 
 
-def wait_path(
-    receiver: Receiver, path: str, count: int, timeout: float = DEADLINE
-) -> list[Received]:
-    """Wait (bounded) until ``count`` requests arrived at ``path``; return those at ``path``."""
-    deadline = time.monotonic() + timeout
-    while len(receiver.for_path(path)) < count:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        receiver.wait_for(len(receiver.received) + 1, timeout=min(remaining, 0.2))
-    return receiver.for_path(path)
-
-
-def body_of(received: Received) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(received.body)
-    return body
-
-
-def assert_signed_for(received: Received, subscriber: Subscriber) -> None:
-    """The delivery names ``subscriber`` and is signed with its secret (thorn's ``sign``)."""
-    assert str(subscriber.uuid) == received.header("Hook-Subscription")
-    signature = received.header("Hook-HMAC")
-    assert signature
-    assert verify(signature, subscriber.hmac_digest, subscriber.hmac_secret, received.body)
-
-
 def by_subscription(received: list[Received]) -> dict[str | None, list[Received]]:
     found: dict[str | None, list[Received]] = {}
     for item in received:
@@ -223,9 +195,9 @@ def assert_article_created_once_each(
         assert "application/json" == received.header("Content-Type")
         assert "PENDING" == received.header("X-Article-State")
         assert _state.current_app().user_agent == received.header("User-Agent")
-        assert_signed_for(received, subscriber)
+        received.assert_signed_for(subscriber)
         delivery_ids.add(str(uuid.UUID(received.header("Hook-Delivery") or "")))
-        body = body_of(received)
+        body = received.json()
         assert ENVELOPE_KEYS == list(body)
         assert {
             "event": "article.created",
@@ -282,20 +254,20 @@ def test_sender_travels_as_pk_and_filters_owned_subscriptions(
     assert [] == receiver.for_path("/bob")
     for path, subscriber in (("/alice", mine), ("/everyone", everyone)):
         [received] = receiver.for_path(path)
-        assert_signed_for(received, subscriber)
+        received.assert_signed_for(subscriber)
         assert {
             "event": "article.created",
             "ref": f"/article/{article.uuid}/",
             "sender": "alice",
             "data": {"title": "By Alice", "state": "PENDING"},
-        } == body_of(received)
+        } == received.json()
 
     # Without a sender, every subscription gets it.
     Article.objects.create(title="Anonymous")
 
     wait_tasks(worker, "thorn.tasks.dispatch_requests", 2)
     assert [1, 2, 2] == [len(receiver.for_path(p)) for p in ("/bob", "/alice", "/everyone")]
-    assert None is body_of(receiver.for_path("/bob")[0])["sender"]
+    assert None is receiver.for_path("/bob")[0].json()["sender"]
 
 
 def test_subscribers_are_delivered_in_chunks(
@@ -371,7 +343,7 @@ def test_failed_delivery_is_retried_alone_until_it_succeeds(
     assert 1 == len({r.header("Hook-Delivery") for r in attempts})
     assert 1 == len({r.body for r in attempts})
     for received in attempts:
-        assert_signed_for(received, flaky)
+        received.assert_signed_for(flaky)
     assert 1 == len(receiver.for_path("/ok/1"))
     assert 1 == len(receiver.for_path("/ok/2"))
     assert 1 == received_count(worker, "thorn.tasks.dispatch_requests")
@@ -397,7 +369,7 @@ def test_permanently_failing_delivery_stops_after_retry_max(
     wait_log(worker, lambda log: gave_up in log, "that it gave up")
     assert 3 == len(receiver.for_path("/dead"))
     # Well beyond the retry delay (0.2s), nothing more arrives.
-    assert 3 == len(wait_path(receiver, "/dead", 4, timeout=1.0))
+    assert 3 == len(receiver.wait_for_path("/dead", 4, timeout=1.0))
     assert 1 == len(receiver.for_path("/fine"))
     [line] = [line for line in worker.log().splitlines() if gave_up in line]
     assert "after 3 attempts" in line
@@ -424,7 +396,7 @@ def test_buffer_flush_publishes_chunks_of_events(
     wait_tasks(worker, "thorn.tasks.dispatch_requests", 25)
     assert 3 == received_count(worker, "thorn.tasks.send_events")
     assert 0 == received_count(worker, "thorn.tasks.send_event")
-    titles = [body_of(r)["data"]["title"] for r in receiver.for_path("/buffered")]
+    titles = [r.json()["data"]["title"] for r in receiver.for_path("/buffered")]
     assert sorted(f"Buffered {i}" for i in range(25)) == sorted(titles)
 
     Article.objects.create(title="Alone 1")
@@ -564,7 +536,7 @@ def test_event_send_carries_headers_data_retry_options_and_timeout(
     gave_up = f"Gave up delivering order.placed to {slow.url} (subscription {slow.uuid})"
     wait_log(worker, lambda log: gave_up in log, "that it gave up on the slow receiver")
     [received] = receiver.for_path("/order")
-    assert_signed_for(received, fast)
+    received.assert_signed_for(fast)
     assert "order.placed" == received.header("Hook-Event")
     assert "req-42" == received.header("X-Request-Id")
     assert b'{"shop": "thorn", "total": "9.99", "id": 7}' == received.body
@@ -607,8 +579,8 @@ def test_static_and_callable_subscribers_are_found_by_the_worker(
         [received] = receiver.for_path(path)
         expected = StaticSubscriber(url=url, event=pattern, hmac_secret=static_secret(app, url))
         assert str(expected.uuid) == received.header("Hook-Subscription")
-        assert_signed_for(received, expected)  # type: ignore[arg-type]
-        assert {"id": 1} == body_of(received)
+        received.assert_signed_for(expected)  # type: ignore[arg-type]
+        assert {"id": 1} == received.json()
     # The callable ran in the worker, with the sender's primary key.
     assert f"thorn-test subscribers order.placed sender={alice.pk}" in worker.log()
 
@@ -638,8 +610,8 @@ def test_failing_event_of_a_flushed_buffer_does_not_stop_the_others(
     assert 1 == received_count(worker, "thorn.tasks.send_events")
     assert "thorn-test broken subscribers for order.placed" in worker.log()
     # Anything send_events published is in the queue now: it arrives quickly.
-    arrived = wait_path(receiver, "/orders", 2, timeout=2.0)
-    assert [1, 2] == sorted(body_of(r)["n"] for r in arrived), (
+    arrived = receiver.wait_for_path("/orders", 2, timeout=2.0)
+    assert [1, 2] == sorted(r.json()["n"] for r in arrived), (
         "send_events stopped at the failing event: the events after it were never sent"
     )
 
@@ -664,7 +636,7 @@ def test_raising_callback_does_not_cancel_the_retry_of_another_delivery(
     assert 1 == len(first.received)
     assert "thorn-test callback raised for " + first.url("/ok") in worker.log()
     # The failed delivery is retried (0.2s later) all the same.
-    assert 2 == len(wait_path(second, "/flaky", 2, timeout=2.0)), (
+    assert 2 == len(second.wait_for_path("/flaky", 2, timeout=2.0)), (
         "dispatch_requests stopped at the raising callback: the failed delivery of the "
         "same chunk was never retried (nor reported to on_error)"
     )
@@ -689,7 +661,7 @@ def test_subscription_deleted_before_delivery_is_skipped(
 
     wait_tasks(worker, "thorn.tasks.dispatch_requests", 1)
     [received] = receiver.received
-    assert_signed_for(received, kept)
+    received.assert_signed_for(kept)
     assert f"Not delivering article.created to {gone_url}: the subscription is gone" in (
         worker.log()
     )

@@ -6,7 +6,6 @@ test-wide transaction, so ``transaction.on_commit`` behaves as in production.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from thorn.django.models import Subscriber
 from thorn.utils.hmac import verify
 
 from t.proj.blog.models import Account, Article, Author, Comment, Profile, Tag
-from t.receiver import Answer, Received, Receiver
+from t.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,23 +35,9 @@ class Boom(Exception):
 # -- helpers -----------------------------------------------------------------
 
 
-def body_of(received: Received) -> dict[str, Any]:
-    """The JSON body of a delivery, keys in the order they were sent."""
-    body: dict[str, Any] = json.loads(received.body)
-    return body
-
-
 def events_at(receiver: Receiver, path: str) -> list[str | None]:
     """The ``Hook-Event`` of each delivery to ``path``, in arrival order."""
     return [r.header("Hook-Event") for r in receiver.for_path(path)]
-
-
-def assert_signed_for(received: Received, subscriber: Subscriber) -> None:
-    """The delivery names ``subscriber`` and is signed with its secret."""
-    assert str(subscriber.uuid) == received.header("Hook-Subscription")
-    signature = received.header("Hook-HMAC")
-    assert signature
-    assert verify(signature, subscriber.hmac_digest, subscriber.hmac_secret, received.body)
 
 
 def make_user(username: str) -> User:
@@ -87,8 +72,8 @@ def test_create_delivers_article_created(receiver, subscribe, sentinel):
     assert "article.created" == received.header("Hook-Event")
     assert "application/json" == received.header("Content-Type")
     assert "PENDING" == received.header("X-Article-State")
-    assert_signed_for(received, subscriber)
-    body = body_of(received)
+    received.assert_signed_for(subscriber)
+    body = received.json()
     assert ENVELOPE_KEYS == list(body)
     assert {
         "event": "article.created",
@@ -110,8 +95,8 @@ def test_change_delivers_article_changed(receiver, subscribe, sentinel):
     [received] = receiver.for_path("/hook")
     assert "article.changed" == received.header("Hook-Event")
     assert "DRAFT" == received.header("X-Article-State")
-    assert_signed_for(received, subscriber)
-    body = body_of(received)
+    received.assert_signed_for(subscriber)
+    body = received.json()
     assert ENVELOPE_KEYS == list(body)
     assert {
         "event": "article.changed",
@@ -133,8 +118,8 @@ def test_delete_delivers_article_removed(receiver, subscribe, sentinel):
     [received] = receiver.for_path("/hook")
     assert "article.removed" == received.header("Hook-Event")
     assert "PUBLISHED" == received.header("X-Article-State")
-    assert_signed_for(received, subscriber)
-    body = body_of(received)
+    received.assert_signed_for(subscriber)
+    body = received.json()
     assert ENVELOPE_KEYS == list(body)
     assert {
         "event": "article.removed",
@@ -153,7 +138,7 @@ def test_model_without_url_or_payload_sends_null_ref_and_empty_data(receiver, su
     profile.save()
 
     [received] = receiver.wait_for_path("/hook")
-    assert {"event": "user.carol", "ref": None, "sender": None, "data": {}} == body_of(received)
+    assert {"event": "user.carol", "ref": None, "sender": None, "data": {}} == received.json()
 
 
 # -- ref: absolute URLs ------------------------------------------------------------
@@ -168,7 +153,7 @@ def test_base_url_makes_ref_absolute(receiver, subscribe, settings, base_url):
     article = Article.objects.create(title="Absolute")
 
     [received] = receiver.wait_for_path("/hook")
-    assert f"https://blog.example/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"https://blog.example/article/{article.uuid}/" == received.json()["ref"]
 
 
 @pytest.fixture
@@ -201,7 +186,7 @@ def test_sites_framework_makes_ref_absolute(receiver, subscribe):
     article = Article.objects.create(title="Sited")
 
     [received] = receiver.wait_for_path("/hook")
-    assert f"https://sites.example/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"https://sites.example/article/{article.uuid}/" == received.json()["ref"]
 
 
 @pytest.mark.usefixtures("sites")
@@ -213,7 +198,7 @@ def test_base_url_wins_over_sites_framework(receiver, subscribe, settings):
     article = Article.objects.create(title="Both")
 
     [received] = receiver.wait_for_path("/hook")
-    assert f"https://blog.example/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"https://blog.example/article/{article.uuid}/" == received.json()["ref"]
 
 
 # -- transitions (now_* filters) ------------------------------------------------
@@ -236,7 +221,7 @@ def test_publish_is_sent_on_the_transition_to_published(receiver, subscribe, sen
         "ref": f"/article/{article.uuid}/",
         "sender": None,
         "data": {"title": "News", "state": "PUBLISHED"},
-    } == body_of(received)
+    } == received.json()
 
 
 def test_saving_a_published_article_again_does_not_publish_it_again(receiver, subscribe, sentinel):
@@ -256,7 +241,7 @@ def test_saving_a_published_article_again_does_not_publish_it_again(receiver, su
     assert [
         {"title": "News", "state": "PUBLISHED"},
         {"title": "News, corrected", "state": "PUBLISHED"},
-    ] == [body_of(r)["data"] for r in changed]
+    ] == [r.json()["data"] for r in changed]
 
 
 def test_a_save_without_change_does_not_fire_the_transition(receiver, subscribe, sentinel):
@@ -326,7 +311,7 @@ def test_retract_is_sent_when_leaving_published_only(receiver, subscribe, sentin
 
     sentinel()
     # PUBLISHED -> DRAFT and PUBLISHED -> PENDING; not DRAFT -> PENDING nor PUBLISHED -> DELETED.
-    assert ["DRAFT", "PENDING"] == [body_of(r)["data"]["state"] for r in receiver.for_path("/hook")]
+    assert ["DRAFT", "PENDING"] == [r.json()["data"]["state"] for r in receiver.for_path("/hook")]
 
 
 def test_saving_with_a_transition_event_costs_one_extra_query():
@@ -372,7 +357,7 @@ def test_adding_tags_sends_article_tagged(receiver, subscribe, sentinel):
         "ref": f"/article/{article.uuid}/",
         "sender": None,
         "data": {"title": "Tagged", "state": "PENDING"},
-    } == body_of(received)
+    } == received.json()
 
 
 def test_removing_tags_sends_article_untagged(receiver, subscribe, sentinel):
@@ -388,7 +373,7 @@ def test_removing_tags_sends_article_untagged(receiver, subscribe, sentinel):
 
     sentinel()
     [received] = receiver.for_path("/untagged")
-    assert f"/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"/article/{article.uuid}/" == received.json()["ref"]
     assert [] == receiver.for_path("/tagged")
     assert [] == receiver.for_path("/cleared")
 
@@ -405,7 +390,7 @@ def test_clearing_tags_sends_article_tags_cleared(receiver, subscribe, sentinel)
     sentinel()
     [received] = receiver.for_path("/cleared")
     assert "article.tags_cleared" == received.header("Hook-Event")
-    assert f"/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"/article/{article.uuid}/" == received.json()["ref"]
     assert [] == receiver.for_path("/untagged")
     assert 0 == article.tags.count()
 
@@ -428,7 +413,7 @@ def test_adding_from_the_tag_side_sends_article_tagged_for_that_article(
         "ref": f"/article/{article.uuid}/",
         "sender": None,
         "data": {"title": "Other side", "state": "PENDING"},
-    } == body_of(received)
+    } == received.json()
 
 
 def test_clearing_from_the_tag_side_sends_article_untagged_for_every_article(
@@ -448,7 +433,7 @@ def test_clearing_from_the_tag_side_sends_article_untagged_for_every_article(
     tag.article_set.clear()
 
     sentinel()
-    refs = sorted(body_of(r)["ref"] for r in receiver.for_path("/untagged"))
+    refs = sorted(r.json()["ref"] for r in receiver.for_path("/untagged"))
     assert sorted(f"/article/{a.uuid}/" for a in (first, second)) == refs
     assert [] == receiver.for_path("/cleared")
     assert [other] == list(second.tags.all())
@@ -468,7 +453,7 @@ def test_removing_from_the_tag_side_sends_article_untagged_for_that_article(
 
     sentinel()
     [received] = receiver.for_path("/hook")
-    assert f"/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"/article/{article.uuid}/" == received.json()["ref"]
     assert [other] == list(tag.article_set.all())
 
 
@@ -514,7 +499,7 @@ def test_profile_event_name_is_formatted_with_the_instance(receiver, subscribe, 
     sentinel()
     [received] = receiver.for_path("/bob")
     assert "user.bob" == received.header("Hook-Event")
-    assert "user.bob" == body_of(received)["event"]
+    assert "user.bob" == received.json()["event"]
     assert [] == receiver.for_path("/alice")
 
 
@@ -533,7 +518,7 @@ def test_comment_flagged_event_name_uses_the_article_state(receiver, subscribe, 
     sentinel()
     [received] = receiver.for_path("/published")
     assert "comment.flagged.PUBLISHED" == received.header("Hook-Event")
-    assert "comment.flagged.PUBLISHED" == body_of(received)["event"]
+    assert "comment.flagged.PUBLISHED" == received.json()["event"]
     assert [] == receiver.for_path("/pending")
 
 
@@ -553,9 +538,9 @@ def test_sender_is_the_username_at_sender_field(receiver, subscribe, sentinel):
     sentinel()
     [to_alice] = receiver.for_path("/alice")
     [to_anyone] = receiver.for_path("/anyone")
-    assert "alice" == body_of(to_alice)["sender"]
-    assert body_of(to_alice) == body_of(to_anyone)
-    assert f"/article/{article.uuid}/" == body_of(to_alice)["ref"]
+    assert "alice" == to_alice.json()["sender"]
+    assert to_alice.json() == to_anyone.json()
+    assert f"/article/{article.uuid}/" == to_alice.json()["ref"]
     assert [] == receiver.for_path("/bob")
 
 
@@ -571,7 +556,7 @@ def test_an_event_without_sender_goes_to_every_subscription(receiver, subscribe,
     sentinel()
     for path in ("/alice", "/bob", "/anyone"):
         [received] = receiver.for_path(path)
-        assert body_of(received)["sender"] is None
+        assert received.json()["sender"] is None
 
 
 def test_comment_sender_is_its_user(receiver, subscribe, sentinel):
@@ -591,7 +576,7 @@ def test_comment_sender_is_its_user(receiver, subscribe, sentinel):
         "ref": f"/comment/{comment.pk}/",
         "sender": "bob",
         "data": {"text": "First!", "article": str(article.uuid)},
-    } == body_of(received)
+    } == received.json()
     assert [] == receiver.for_path("/alice")
 
 
@@ -610,11 +595,11 @@ def test_per_event_reverse_wins_over_model_reverse(receiver, subscribe):
     created, changed = receiver.wait_for_path("/hook", 2)
     assert ("comment.created", f"/comment/{comment.pk}/") == (
         created.header("Hook-Event"),
-        body_of(created)["ref"],
+        created.json()["ref"],
     )
     assert ("comment.changed", f"/article/{article.uuid}/") == (
         changed.header("Hook-Event"),
-        body_of(changed)["ref"],
+        changed.json()["ref"],
     )
 
 
@@ -640,7 +625,7 @@ def test_subscription_patterns_receive_matching_events(receiver, subscribe, sent
     sentinel()
     for path in ("/topic", "/created", "/exact"):
         [received] = receiver.for_path(path)
-        assert f"/article/{article.uuid}/" == body_of(received)["ref"]
+        assert f"/article/{article.uuid}/" == received.json()["ref"]
     assert ["article.created", "user.sentinel"] == events_at(receiver, "/all")
     for path in ("/comment", "/removed", "/changed", "/longer"):
         assert [] == receiver.for_path(path)
@@ -660,10 +645,10 @@ def test_static_and_stored_subscribers_both_receive(receiver, subscribe, setting
     sentinel()
     [static] = receiver.for_path("/static")
     [received] = receiver.for_path("/stored")
-    assert_signed_for(received, stored)
+    received.assert_signed_for(stored)
     assert verify(static.header("Hook-HMAC") or "", "sha256", "static-secret", static.body)
     assert static.header("Hook-Subscription") not in (None, str(stored.uuid))
-    assert body_of(received) == body_of(static)
+    assert received.json() == static.json()
 
 
 def test_static_dict_subscriber_signs_with_its_own_secret_and_digest(receiver, settings):
@@ -734,7 +719,7 @@ def test_nothing_is_delivered_before_commit(receiver, subscribe):
         assert [] == receiver.received
 
     [received] = receiver.wait_for_path("/hook")
-    assert f"/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"/article/{article.uuid}/" == received.json()["ref"]
 
 
 def test_a_rolled_back_transaction_delivers_nothing(receiver, subscribe, sentinel):
@@ -761,7 +746,7 @@ def test_the_message_is_built_when_the_signal_fires(receiver, subscribe):
 
     [received] = receiver.wait_for_path("/hook")
     assert "DRAFT" == received.header("X-Article-State")
-    assert {"title": "As saved", "state": "DRAFT"} == body_of(received)["data"]
+    assert {"title": "As saved", "state": "DRAFT"} == received.json()["data"]
 
 
 def test_an_event_of_a_rolled_back_savepoint_is_not_delivered(receiver, subscribe, sentinel):
@@ -776,7 +761,7 @@ def test_an_event_of_a_rolled_back_savepoint_is_not_delivered(receiver, subscrib
 
     sentinel()
     [received] = receiver.for_path("/hook")
-    assert f"/article/{kept.uuid}/" == body_of(received)["ref"]
+    assert f"/article/{kept.uuid}/" == received.json()["ref"]
 
 
 def test_each_save_in_a_transaction_is_delivered_in_order(receiver, subscribe):
@@ -791,7 +776,7 @@ def test_each_save_in_a_transaction_is_delivered_in_order(receiver, subscribe):
         assert [] == receiver.received
 
     deliveries = receiver.wait_for_path("/hook", 2)
-    assert ["v2", "v3"] == [body_of(r)["data"]["title"] for r in deliveries]
+    assert ["v2", "v3"] == [r.json()["data"]["title"] for r in deliveries]
 
 
 def test_transitions_inside_a_transaction_compare_with_the_uncommitted_row(receiver, subscribe):
@@ -808,8 +793,8 @@ def test_transitions_inside_a_transaction_compare_with_the_uncommitted_row(recei
 
     [published] = receiver.wait_for_path("/published")
     [retracted] = receiver.wait_for_path("/retracted")
-    assert "PUBLISHED" == body_of(published)["data"]["state"]
-    assert "DRAFT" == body_of(retracted)["data"]["state"]
+    assert "PUBLISHED" == published.json()["data"]["state"]
+    assert "DRAFT" == retracted.json()["data"]["state"]
 
 
 def test_without_honoring_transactions_delivery_happens_before_commit(
@@ -848,10 +833,10 @@ def test_delete_inside_a_transaction_keeps_ref_and_context(receiver, subscribe, 
 
     [removed_comment] = receiver.wait_for_path("/context")
     [removed_article] = receiver.wait_for_path("/article")
-    assert f"/comment/{pk}/" == body_of(removed_comment)["ref"]
+    assert f"/comment/{pk}/" == removed_comment.json()["ref"]
     assert str(pk) == removed_comment.header("X-Comment")
     assert [{"instance": pk}] == contexts
-    assert f"/article/{uuid}/" == body_of(removed_article)["ref"]
+    assert f"/article/{uuid}/" == removed_article.json()["ref"]
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -967,7 +952,7 @@ def test_a_receiver_that_is_down_does_not_break_save(receiver, subscribe, caplog
         article = Article.objects.create(title="Resilient")
 
     [received] = receiver.wait_for_path("/up")
-    assert f"/article/{article.uuid}/" == body_of(received)["ref"]
+    assert f"/article/{article.uuid}/" == received.json()["ref"]
     assert Article.objects.filter(pk=article.pk).exists()
     failures = [r for r in caplog.records if r.name == "thorn.request"]
     assert 1 == len(failures)
@@ -1017,7 +1002,7 @@ def test_queryset_delete_sends_one_removed_per_row(receiver, subscribe, sentinel
     Article.objects.filter(state="DRAFT").delete()
 
     sentinel()
-    refs = sorted(body_of(r)["ref"] for r in receiver.for_path("/hook"))
+    refs = sorted(r.json()["ref"] for r in receiver.for_path("/hook"))
     assert sorted(f"/article/{a.uuid}/" for a in doomed) == refs
     assert [kept] == list(Article.objects.all())
 
@@ -1047,8 +1032,8 @@ def test_send_by_hand_delivers_the_envelope_with_the_given_data(receiver, subscr
 
     [received] = receiver.wait_for_path("/hook")
     assert "article.created" == received.header("Hook-Event")
-    assert_signed_for(received, subscriber)
-    body = body_of(received)
+    received.assert_signed_for(subscriber)
+    body = received.json()
     assert ENVELOPE_KEYS == list(body)
     assert {
         "event": "article.created",
@@ -1073,7 +1058,7 @@ def test_send_from_instance_delivers_what_the_signal_would(receiver, subscribe):
         "ref": f"/article/{article.uuid}/",
         "sender": "alice",
         "data": {"title": "From instance", "state": "PENDING"},
-    } == body_of(received)
+    } == received.json()
 
 
 def test_webhooks_item_access_returns_the_event(receiver, subscribe):
@@ -1087,4 +1072,4 @@ def test_webhooks_item_access_returns_the_event(receiver, subscribe):
     event.send(article, data={"item": True})
 
     [received] = receiver.wait_for_path("/hook")
-    assert {"item": True} == body_of(received)["data"]
+    assert {"item": True} == received.json()["data"]
