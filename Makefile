@@ -18,7 +18,7 @@ REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint fmt typecheck test test-postgres cov integration docs openapi check clean
+.PHONY: help install lint fmt typecheck test test-postgres cov integration docs openapi check clean demo demo-celery
 
 help: ## List the targets.
 	@echo "Usage: make <target>"
@@ -34,6 +34,15 @@ $(INSTALL_STAMP): $(BIN)/python setup.py pyproject.toml $(REQUIREMENTS)
 	@touch $@
 
 install: $(INSTALL_STAMP) ## Create .venv if missing and install thorn with its test extras.
+
+# The example blog (examples/blog/) end to end on 127.0.0.1: a fresh SQLite
+# database, the site, a subscriber that subscribes through /hooks/ with a
+# token and verifies every signature; everything it starts is stopped.
+demo: $(INSTALL_STAMP) ## Run the example blog end to end: subscribe, save articles, verify the signed webhooks.
+	$(BIN)/python examples/blog/demo.py
+
+demo-celery: $(INSTALL_STAMP) ## The same demo through Redis and a Celery worker (THORN_DISPATCHER = "celery").
+	$(BIN)/python examples/blog/demo.py --celery
 
 lint: install ## Lint: ruff, ruff format --check, mypy.
 	$(BIN)/ruff check .
@@ -53,7 +62,7 @@ typecheck: install ## Type-check thorn/ (strict) and the typing examples in t/ty
 # a PostgreSQL that the test session starts and stops itself (t/postgres.py),
 # with the Celery tests: their worker shares that database (Redis and workers
 # are started and stopped by the tests, t/services.py).
-test: lint ## Install, lint, then run the whole test suite (what CI runs).
+test: lint docs ## Install, lint, build the docs, then run the whole test suite (what CI runs).
 	$(BIN)/pytest $(ARGS)
 	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django t/integration/celery $(ARGS)
 

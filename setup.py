@@ -55,7 +55,8 @@ setup(
     long_description_content_type="text/x-rst",
     author="thorn developers",
     url="https://github.com/robinhood/thorn",
-    license="BSD-3-Clause",
+    # PEP 639 (setuptools >= 77): the SPDX expression, written as License-Expression.
+    license_expression="BSD-3-Clause",
     keywords="webhooks, events, django, http, callbacks",
     packages=find_packages(exclude=["t", "t.*", "examples*", "bench*", "docs*"]),
     include_package_data=True,

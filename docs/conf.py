@@ -6,7 +6,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -84,7 +87,7 @@ _EXTERNAL = (
     r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
     r"threading|types|uuid|"
-    r"django|rest_framework|celery|kombu|requests|urllib3|itsdangerous)(\..+)?"
+    r"django|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous)(\..+)?"
 )
 _BUILTINS = (
     r"(None|Any|object|type|bool|int|float|complex|str|bytes|bytearray|list|tuple|dict|set|"
@@ -95,10 +98,28 @@ nitpick_ignore_regex = [
     (r"py:.*", _EXTERNAL),
     (r"py:.*", _BUILTINS),
     (r"std:setting", r"(?!THORN_).*"),  # Django's settings
-    # Private type variables and typeshed-only names in signatures
-    # (``_Model``, ``_T``, ``hashlib._Hash``) have nothing to link to.
-    (r"py:class", r"(thorn(\.\w+)*\.)?_[A-Z]\w*"),
+    # Private names in signatures and base class lists (type variables such
+    # as ``_Model`` and ``_T``, typeshed-only ``hashlib._Hash``, private base
+    # classes such as ``thorn.django.signals._dispatch_on_save``) have
+    # nothing to link to.
+    (r"py:class", r"(thorn(\.\w+)*\.)?_[A-Za-z]\w*"),
 ]
+
+# Annotations that name a class imported under ``if TYPE_CHECKING:`` or
+# through an import alias cannot be evaluated by autodoc, which then links the
+# bare name: ``BaseDispatcher`` and ``Callback`` are not documented names, and
+# ``Dispatcher`` names three classes.  Such references go to the object the
+# name stands for in thorn's code, unless the module or class being
+# documented has its own object of that name (``thorn.dispatch.celery``'s
+# ``Dispatcher`` keeps meaning its own class).
+TYPE_HINT_TARGETS = {
+    # ``from thorn.dispatch.base import Dispatcher as BaseDispatcher``
+    "BaseDispatcher": "thorn.dispatch.base.Dispatcher",
+    # ``from thorn.dispatch.base import Dispatcher`` (thorn.events, thorn.buffer)
+    "Dispatcher": "thorn.dispatch.base.Dispatcher",
+    # ``Callback = Callable[..., Any]`` (thorn.events, thorn.request)
+    "Callback": "collections.abc.Callable",
+}
 
 # -- extlinks ----------------------------------------------------------------
 
@@ -115,8 +136,28 @@ html_title = f"thorn {release}"
 html_static_path: list[str] = []
 
 
+class QualifyTypeHints(SphinxPostTransform):
+    """Point bare type hint names at their targets (see ``TYPE_HINT_TARGETS``)."""
+
+    default_priority = 5  # before the ReferencesResolver (10)
+
+    def run(self, **kwargs: Any) -> None:
+        objects = self.env.domains.python_domain.objects
+        for node in self.document.findall(addnodes.pending_xref):
+            name = node["reftarget"]
+            target = TYPE_HINT_TARGETS.get(name)
+            if node.get("refdomain") != "py" or target is None:
+                continue
+            scopes = [node.get("py:module"), node.get("py:class")]
+            local = ".".join(filter(None, [*scopes, name]))
+            module_level = ".".join(filter(None, [scopes[0], name]))
+            if local not in objects and module_level not in objects:
+                node["reftarget"] = target
+
+
 def setup(app: Sphinx) -> None:
-    """Add the ``setting`` directive and role, as Django's own docs have them."""
+    """Add the ``setting`` directive and role, and qualify type hint names."""
+    app.add_post_transform(QualifyTypeHints)
     # `.. setting:: THORN_X` marks where a setting is documented and
     # `:setting:` links to it (Django's settings resolve through intersphinx).
     app.add_crossref_type(

@@ -159,8 +159,8 @@ class Event:
             headers: Extra HTTP headers.
 
         Returns:
-            What the dispatcher returns: the list of
-            :class:`~thorn.request.Request` for the default dispatcher.
+            The result of the dispatcher's ``send()``, which for the default
+            dispatcher is the list of :class:`~thorn.request.Request` made.
 
         Raises:
             TypeError: if ``data`` cannot be encoded (nothing is sent).

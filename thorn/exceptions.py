@@ -55,8 +55,8 @@ class BufferNotEmpty(ThornError):
 class DeliveryError(ThornError):
     """A delivery attempt failed.
 
-    Attributes carry the context of the failure, like
-    :exc:`httpx.HTTPError.request`.
+    Like :exc:`requests.RequestException`, it carries the context of the
+    failure in :attr:`request` and :attr:`response`.
     """
 
     def __init__(

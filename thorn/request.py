@@ -66,7 +66,12 @@ class Request:
             or a timeout when there is no ``on_timeout``.
         on_timeout: Called as ``on_timeout(request, exc)`` on a timeout.
         timeout: Seconds to wait for the receiver.
-        retry, retry_max, retry_delay: The retry policy (settings by default).
+        retry: Whether a failed delivery is retried
+            (:setting:`THORN_RETRY` by default).
+        retry_max: Most retries after the first attempt
+            (:setting:`THORN_RETRY_MAX` by default).
+        retry_delay: Seconds between attempts
+            (:setting:`THORN_RETRY_DELAY` by default).
         headers: Extra HTTP headers; they may replace the default ones, but
             not ``Hook-HMAC`` and ``Hook-Subscription``.
         user_agent: The ``User-Agent`` header.
@@ -141,7 +146,7 @@ class Request:
 
     @property
     def body(self) -> bytes:
-        """The body as sent: ``data`` encoded for the content type, in UTF-8."""
+        """The body as sent, ``data`` encoded for the content type, in UTF-8."""
         data = self.data
         if not isinstance(data, (str, bytes)):
             data = self.app.encode(data, self.subscriber.content_type)

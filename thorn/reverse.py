@@ -20,10 +20,18 @@ class model_reverser:
     (dotted paths allowed) that become the arguments of ``reverse()``.
 
     Examples:
-        >>> # reverse('article:detail', kwargs={'uuid': instance.uuid})
-        >>> model_reverser("article:detail", uuid="uuid")
-        >>> # reverse('broker:position', kwargs={'account': instance.user.profile.account})
-        >>> model_reverser("broker:position", account="user.profile.account")
+        Each comment shows the ``reverse()`` call that the reverser makes
+        for an ``instance``:
+
+        .. code-block:: python
+
+            from thorn import model_reverser
+
+            # reverse("article:detail", kwargs={"uuid": instance.uuid})
+            model_reverser("article:detail", uuid="uuid")
+
+            # reverse("broker:position", kwargs={"account": instance.user.profile.account})
+            model_reverser("broker:position", account="user.profile.account")
 
     Raises:
         ValueError: if both positional and keyword arguments are given:

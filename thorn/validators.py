@@ -47,7 +47,7 @@ __all__ = [
 Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``resolver(host, port)`` returns every address of ``host``.
 Resolver: TypeAlias = Callable[[str, int], list[Address]]
-#: The JSON form of a validator: ``[name, [args...]]`` or ``"module:function"``.
+#: The JSON form of a validator, ``[name, [args...]]`` or ``"module:function"``.
 Serialized: TypeAlias = list[Any] | str
 
 # Port used when a URL does not name one.
@@ -168,7 +168,7 @@ class RecipientValidator:
     checks_addresses: ClassVar[bool] = False
 
     def __init__(self, *args: Any) -> None:
-        #: Arguments that recreate this validator: ``validators[name](*args)``.
+        #: Arguments that recreate this validator, as ``validators[name](*args)``.
         self.args: tuple[Any, ...] = args
 
     def validate_url(self, url: str) -> None:
@@ -243,6 +243,7 @@ def ensure_protocol(*allowed: str) -> RecipientValidator:
             string.
 
     Examples:
+        >>> from thorn.validators import ensure_protocol
         >>> ensure_protocol("http://", "HTTPS")
         ensure_protocol('http', 'https')
     """
@@ -286,6 +287,7 @@ def ensure_port(*allowed: int | str) -> RecipientValidator:
             number.
 
     Examples:
+        >>> from thorn.validators import ensure_port
         >>> ensure_port(80, "443")
         ensure_port(80, 443)
     """
@@ -452,6 +454,7 @@ def block_internal_ips() -> RecipientValidator:
         address of the host rather than the first IPv4 one.
 
     Examples:
+        >>> from thorn.validators import block_internal_ips
         >>> block_internal_ips()("http://10.0.0.1/")
         Traceback (most recent call last):
         ...
@@ -500,6 +503,7 @@ def block_cidr_network(*cidrs: str) -> RecipientValidator:
         ImproperlyConfigured: if an entry is not a network.
 
     Examples:
+        >>> from thorn.validators import block_cidr_network
         >>> block_cidr_network("192.168.0.0/24")("http://192.168.0.7/")
         Traceback (most recent call last):
         ...
@@ -578,6 +582,7 @@ def serialize_validator(validator: Callable[..., Any]) -> Serialized:
             ``__main__`` functions, unregistered validator classes).
 
     Examples:
+        >>> from thorn.validators import ensure_port, serialize_validator
         >>> serialize_validator(ensure_port(80, 443))
         ['ensure_port', [80, 443]]
     """
@@ -640,6 +645,7 @@ def deserialize_validator(item: Any, setting: str | None = None) -> Callable[[st
             wrong shape or arguments, or does not lead to a callable.
 
     Examples:
+        >>> from thorn.validators import deserialize_validator
         >>> deserialize_validator(["ensure_protocol", ["https"]])
         ensure_protocol('https')
     """
@@ -694,6 +700,7 @@ def deserialize_validators(value: Any, setting: str | None = None) -> list[Calla
             its items is invalid; the message names ``setting`` and the item.
 
     Examples:
+        >>> from thorn.validators import deserialize_validators
         >>> deserialize_validators([("block_internal_ips", ()), ("ensure_port", (443,))])
         [block_internal_ips(), ensure_port(443)]
     """

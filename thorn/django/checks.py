@@ -1,13 +1,13 @@
 """Django system checks for the ``THORN_*`` settings (``manage.py check``).
 
-=============  ==========================================================
-``thorn.W001`` ``THORN_HMAC_SIGNER`` is the compat signer.
-``thorn.W002`` A model event is never sent: it has no ``dispatches_on_*``.
-``thorn.E001`` ``THORN_DISPATCHER`` is not a dispatcher.
-``thorn.E002`` ``THORN_SUBSCRIBERS`` has invalid entries.
-``thorn.E003`` ``THORN_SUBSCRIBER_MODEL`` cannot be used.
-``thorn.E004`` Another ``THORN_*`` setting cannot be used.
-=============  ==========================================================
+==============  ==========================================================
+``thorn.W001``  ``THORN_HMAC_SIGNER`` is the compat signer.
+``thorn.W002``  A model event is never sent: it has no ``dispatches_on_*``.
+``thorn.E001``  ``THORN_DISPATCHER`` is not a dispatcher.
+``thorn.E002``  ``THORN_SUBSCRIBERS`` has invalid entries.
+``thorn.E003``  ``THORN_SUBSCRIBER_MODEL`` cannot be used.
+``thorn.E004``  Another ``THORN_*`` setting cannot be used.
+==============  ==========================================================
 """
 
 from __future__ import annotations

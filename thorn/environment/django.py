@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,15 @@ class DjangoEnv(Environment):
 
     @staticmethod
     def autodetect(env: str = "DJANGO_SETTINGS_MODULE") -> bool:
-        """Return true if the Django settings module is configured."""
-        return bool(os.environ.get(env))
+        """Return true if Django is configured.
+
+        That is, ``DJANGO_SETTINGS_MODULE`` is set, or Django is already
+        imported and configured with ``settings.configure()``.
+        """
+        if os.environ.get(env):
+            return True
+        conf = sys.modules.get("django.conf")
+        return conf is not None and bool(conf.settings.configured)
 
     @property
     def secret_key(self) -> str | None:  # type: ignore[override]

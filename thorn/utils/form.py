@@ -59,6 +59,7 @@ def dumps(payload: Mapping[str, Any]) -> str:
             a value has no JSON form.
 
     Examples:
+        >>> from thorn.utils.form import dumps
         >>> dumps({"event": "article.created", "sender": None, "data": {"n": 1}})
         'event=article.created&sender=&data=%7B%22n%22%3A1%7D'
     """

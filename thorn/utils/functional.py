@@ -34,6 +34,7 @@ def chunks(it: Iterable[_T], n: int) -> Iterator[list[_T]]:
             not when the first chunk is requested).
 
     Examples:
+        >>> from thorn.utils.functional import chunks
         >>> list(chunks(range(5), 2))
         [[0, 1], [2, 3], [4]]
     """
@@ -91,8 +92,8 @@ def _not(a: Any, b: Any) -> bool:
     return not a
 
 
-#: Filter operators by name: ``function(A, B)``, where A is the attribute value
-#: and B the argument given in the filter key (``state__eq="B"``).
+#: Filter operators by name, each a ``function(A, B)`` where A is the attribute
+#: value and B the argument given in the filter key (``state__eq="B"``).
 #: Each operator except ``true`` and ``not`` also has a transition form, ``now_<op>``.
 OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = MappingProxyType(
     {
@@ -231,7 +232,8 @@ class Q:
 
     Keyword arguments are ``path__op=B`` tests: ``path`` is an attribute
     name, nested with ``__`` (``author__last_name`` reads
-    ``obj.author.last_name``), and ``op`` is a name in :data:`OPERATORS` or
+    ``obj.author.last_name``), and ``op`` is a name in
+    :data:`~thorn.utils.functional.OPERATORS` or
     its transition form ``now_<op>``.
     Keyword children are sorted by key and ANDed, as in Django.
     Positional children are other ``Q`` objects, Django ``Q`` objects
@@ -275,6 +277,7 @@ class Q:
 
     Examples:
         >>> from types import SimpleNamespace as Obj
+        >>> from thorn import Q
         >>> article = Obj(state="PUBLISHED", title="The End", author=Obj(name="Benes"))
         >>> Q(state__eq="PUBLISHED", author__name__startswith="B")(article)
         True
@@ -300,7 +303,7 @@ class Q:
 
     #: ``(key, value)`` leaves and nested :class:`Q` nodes.
     children: list[_Child]
-    #: How the children combine: ``AND``, ``OR`` or ``XOR``.
+    #: How the children combine, ``AND``, ``OR`` or ``XOR``.
     connector: str
     #: Whether the combined result is negated.
     negated: bool

@@ -70,6 +70,7 @@ def get_digest(name: str) -> Callable[..., _Hash]:
             the allowed names.
 
     Examples:
+        >>> from thorn.utils.hmac import get_digest
         >>> get_digest("SHA256")().name
         'sha256'
     """
@@ -93,6 +94,7 @@ def sign(digest_method: str, key: str | bytes, message: str | bytes) -> bytes:
         ValueError: if ``digest_method`` is not allowed.
 
     Examples:
+        >>> from thorn.utils.hmac import sign
         >>> sign("sha256", "secret", '{"event": "article.created"}')
         b'aSvd3zyRiyeBcJjzHhJFXvALfgpNrBq+Jl8RHP/6ln8='
     """
@@ -122,6 +124,7 @@ def compat_sign(digest_method: str, key: str | bytes, message: str | bytes) -> b
         ValueError: if ``digest_method`` is not allowed.
 
     Examples:
+        >>> from thorn.utils.hmac import compat_sign
         >>> compat_sign("sha256", "secret", '{"event": "article.created"}')
         b'8ulb__5cyeOhbKgWABx89VgVCeueOI8Yz5ZxZJ8E1Ow'
     """
@@ -150,6 +153,7 @@ def verify(digest: str | bytes, digest_method: str, key: str | bytes, message: s
         ValueError: if ``digest_method`` is not allowed.
 
     Examples:
+        >>> from thorn.utils.hmac import verify
         >>> verify(
         ...     "aSvd3zyRiyeBcJjzHhJFXvALfgpNrBq+Jl8RHP/6ln8=",
         ...     "sha256",
@@ -179,6 +183,7 @@ def compat_verify(
         ValueError: if ``digest_method`` is not allowed.
 
     Examples:
+        >>> from thorn.utils.hmac import compat_verify
         >>> compat_verify(
         ...     "8ulb__5cyeOhbKgWABx89VgVCeueOI8Yz5ZxZJ8E1Ow",
         ...     "sha256",
@@ -206,6 +211,7 @@ def random_secret(length: int, chars: str = _SECRET_CHARS) -> str:
         ValueError: if ``length`` is negative or ``chars`` is empty.
 
     Examples:
+        >>> from thorn.utils.hmac import random_secret
         >>> len(random_secret(16))
         16
     """
@@ -220,6 +226,7 @@ def random_secret64() -> str:
     """Return a random 64-character secret (the default subscriber secret).
 
     Examples:
+        >>> from thorn.utils.hmac import random_secret64
         >>> len(random_secret64())
         64
     """

@@ -42,6 +42,8 @@ class JsonEncoder(json.JSONEncoder):
         TypeError: for any other type (sets, bytes, model instances...).
 
     Examples:
+        >>> import datetime
+        >>> from thorn.utils.json import JsonEncoder
         >>> JsonEncoder().encode(datetime.date(2016, 1, 2))
         '"2016-01-02T00:00:00"'
     """
@@ -84,6 +86,7 @@ def dumps(obj: Any, **kwargs: Any) -> str:
         TypeError: if ``obj`` contains a value that has no JSON form.
 
     Examples:
+        >>> from thorn.utils.json import dumps
         >>> dumps({"event": "article.created", "sender": None})
         '{"event": "article.created", "sender": null}'
     """

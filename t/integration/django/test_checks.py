@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -256,3 +259,26 @@ def test_manage_py_check_passes_with_valid_settings(valid, capsys):
     call_command("check")
 
     assert "thorn." not in capsys.readouterr().err
+
+
+def test_settings_configure_selects_the_django_environment():
+    """A project using settings.configure() (no DJANGO_SETTINGS_MODULE) gets DjangoEnv."""
+    code = (
+        "import django; from django.conf import settings; "
+        "settings.configure(INSTALLED_APPS=['django.contrib.auth', "
+        "'django.contrib.contenttypes', 'thorn.django']); django.setup(); "
+        "from django.core.management import call_command; call_command('check'); "
+        "from thorn._state import current_app; print(type(current_app().env).__name__)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert 0 == result.returncode, result.stderr
+    assert "DjangoEnv" == result.stdout.strip()
+    assert "thorn.W001" in result.stderr

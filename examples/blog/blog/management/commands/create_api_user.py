@@ -1,0 +1,24 @@
+"""``python manage.py create_api_user NAME``: a user of the API, and their token.
+
+Prints the token's key, for ``Authorization: Token <key>``.  Running it again
+for the same name prints the same key.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
+
+
+class Command(BaseCommand):
+    help = "Create a user (without a password) and an API token; print the token."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+
+    def handle(self, *args, username, **options):
+        user, created = get_user_model().objects.get_or_create(username=username)
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        token, _ = Token.objects.get_or_create(user=user)
+        self.stdout.write(token.key)

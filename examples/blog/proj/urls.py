@@ -1,0 +1,11 @@
+"""URLs of the example blog."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("articles/", include("blog.urls")),
+    # thorn's subscription API: GET/POST /hooks/, GET/PUT/PATCH/DELETE /hooks/<uuid>/.
+    path("hooks/", include("thorn.django.rest_framework.urls", namespace="webhook")),
+]
