@@ -19,11 +19,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 
-from t.services import free_loopback_port
+from t.services import Service, free_loopback_port
 
 #: The user the binaries run as when we are root, and the database superuser.
 POSTGRES_USER = "postgres"
@@ -55,7 +54,7 @@ def _major_version(name: str) -> int:
     return int(name) if name.isdigit() else -1
 
 
-class PostgresServer:
+class PostgresServer(Service):
     """A PostgreSQL cluster of its own, listening on 127.0.0.1 only.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`::
@@ -179,17 +178,6 @@ class PostgresServer:
             self.pid = None
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- helpers -------------------------------------------------------------
 

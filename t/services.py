@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 import redis
 
@@ -120,7 +120,31 @@ def _stop_process(
     return process.returncode
 
 
-class RedisServer:
+_S = TypeVar("_S", bound="Service")
+
+
+class Service:
+    """A process the tests start and stop; usable as a context manager."""
+
+    def start(self: _S) -> _S:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class RedisServer(Service):
     """A ``redis-server`` of its own on 127.0.0.1, without persistence.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`::
@@ -199,17 +223,6 @@ class RedisServer:
         except (OSError, RuntimeError):
             return ""
 
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _spawn(self, binary: str) -> None:
         assert self._tmpdir is not None
         command = [
@@ -264,7 +277,7 @@ class RedisServer:
             self._log = None
 
 
-class CeleryWorker:
+class CeleryWorker(Service):
     """``celery -A t.proj.celery worker`` in a subprocess.
 
     Arguments:
@@ -430,17 +443,6 @@ class CeleryWorker:
 
     def log_tail(self, lines: int = 60) -> str:
         return _tail(self.log(), lines)
-
-    def __enter__(self) -> CeleryWorker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _check_alive(self) -> None:
         assert self.process is not None

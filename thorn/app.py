@@ -74,6 +74,7 @@ class Thorn:
         self._config = config
         self._env = env
         self._dispatchers: dict[type[BaseDispatcher], BaseDispatcher] = {}
+        self._dispatcher_classes: dict[str, type[BaseDispatcher]] = {}
         self._buffer: ContextVar[EventBuffer | None] = ContextVar(
             f"thorn_buffer_{id(self):x}", default=None
         )
@@ -129,6 +130,12 @@ class Thorn:
         setting = "dispatcher" if self._dispatcher_option else "THORN_DISPATCHER"
         if not isinstance(option, str):
             raise ImproperlyConfigured(f"{setting}={option!r} is not an alias, path or class")
+        found = self._dispatcher_classes.get(option)
+        if found is None:
+            found = self._dispatcher_classes[option] = self._import_dispatcher(option, setting)
+        return found
+
+    def _import_dispatcher(self, option: str, setting: str) -> type[BaseDispatcher]:
         path = self.dispatchers.get(option, option)
         if ":" not in path and "." not in path:
             raise ImproperlyConfigured(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from thorn._state import app_or_default
 from thorn.conf import MIME_JSON
 from thorn.exceptions import ImproperlyConfigured
+from thorn.generic.models import pk_of
 from thorn.generic.signals import signal_dispatcher
 from thorn.utils.functional import Q
 from thorn.utils.log import get_logger
@@ -244,8 +245,9 @@ class ModelEvent(Event):
         signal_honors_transaction: Send when the database transaction
             commits, and not at all if it rolls back
             (``THORN_SIGNAL_HONORS_TRANSACTION``, ``True`` by default).  The
-            filter, the message and its encoding are done when the signal
-            fires; only sending waits for the commit.
+            filter and the message are done when the signal fires (and the
+            encoding, with ``propagate_errors``); only sending waits for
+            the commit.
         propagate_errors: Raise errors of the signal handler (filter,
             ``ref``, payload, encoding, sending) into the code that saved
             the model, instead of logging them.  Failed deliveries are never
@@ -383,9 +385,12 @@ class ModelEvent(Event):
                 return
             message = self.prepare_message(instance, context)
             if self.signal_honors_transaction:
-                # Fail now (inside save()) if the message cannot be encoded.
-                app_or_default(self.app).encode(self.prepare_payload(message.data), MIME_JSON)
-                app_or_default(self.app).env.on_commit(self._send_on_commit, message, using=using)
+                app = app_or_default(self.app)
+                if self.propagate_errors:
+                    # Fail now, inside save(), if the message cannot be encoded
+                    # (without propagate_errors the sending logs it anyway).
+                    app.encode(self.prepare_payload(message.data), MIME_JSON)
+                app.env.on_commit(self._send_on_commit, message, using=using)
             else:
                 self.send_message(message)
         except Exception:
@@ -522,7 +527,7 @@ def sender_name(sender: Any) -> Any:
     get_username = getattr(sender, "get_username", None)
     if get_username is not None:
         return get_username()
-    return getattr(sender, "pk", sender)
+    return pk_of(sender)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from thorn._state import app_or_default
 from thorn.exceptions import DeliveryError, ThornError
+from thorn.generic.models import pk_of
 from thorn.outcome import Outcome
 from thorn.retry import RetryPolicy
 from thorn.utils.imports import callable_path, import_string
@@ -280,7 +281,7 @@ class Request:
             "id": self.id,
             "event": self.event,
             "data": data,
-            "sender": getattr(self.sender, "pk", self.sender),
+            "sender": pk_of(self.sender),
             "subscriber": {"uuid": str(self.subscriber.uuid), "url": self.subscriber.url},
             "timeout": self.timeout,
             "retry": self.retry_policy.retry,

@@ -23,6 +23,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
+from thorn.generic.models import pk_of
 from thorn.generic.subscriber import subscribers_for_event
 from thorn.request import Request
 from thorn.utils import json as thorn_json
@@ -33,16 +34,11 @@ from thorn.validators import serialize_validators
 
 if TYPE_CHECKING:
     from thorn.buffer import PendingEvent
-    from thorn.generic.models import AbstractSubscriber
     from thorn.outcome import Outcome
 
 __all__ = ["MAX_LANES", "Dispatcher", "WorkerDispatcher", "deliver", "event_message"]
 
 logger = get_logger(__name__)
-
-
-def _ident(sender: Any) -> Any:
-    return getattr(sender, "pk", sender)
 
 
 def _serialize_subscribers(items: Any) -> Any:
@@ -82,7 +78,7 @@ def event_message(
         "event": event,
         # Through thorn's encoder: dates, decimals, UUIDs as subscribers see them.
         "payload": json.loads(thorn_json.dumps(payload)),
-        "sender": _ident(sender),
+        "sender": pk_of(sender),
         "timeout": timeout,
         "context": dict(context or {}),
     }
@@ -183,30 +179,41 @@ class WorkerDispatcher(BaseDispatcher):
     ) -> list[tuple[Request, dict[str, Any]]]:
         """Rebuild requests from messages, loading their subscribers.
 
-        Subscribers are found again (one lookup per event in the chunk), so
-        no secret travels; a subscription deleted meanwhile is skipped.
+        Subscribers are found again, one query per event of the chunk for
+        just the chunk's subscriptions, so no secret travels; a subscription
+        deleted meanwhile is skipped.
         """
-        loaded = []
-        found: dict[str, dict[str, AbstractSubscriber]] = {}
+        groups: dict[str, list[dict[str, Any]]] = {}
         for raw in reqs:
-            data = dict(raw)
-            context = data.pop("context", None) or {}
-            extra = data.pop("extra_subscribers", None)
-            key = json.dumps([data["event"], data.get("sender"), context, extra], sort_keys=True)
-            if key not in found:
-                subscribers = subscribers_for_event(
-                    self.app, data["event"], data.get("sender"), context, extra
-                )
-                found[key] = {str(subscriber.uuid): subscriber for subscriber in subscribers}
-            subscriber = found[key].get(data["subscriber"]["uuid"])
-            if subscriber is None:
-                logger.info(
-                    "Not delivering %s to %s: the subscription is gone",
-                    data["event"],
-                    data["subscriber"]["url"],
-                )
-                continue
-            loaded.append((Request.from_dict(data, subscriber, app=self.app), dict(raw)))
+            key = json.dumps(
+                [raw["event"], raw.get("sender"), raw.get("context"), raw.get("extra_subscribers")],
+                sort_keys=True,
+            )
+            groups.setdefault(key, []).append(dict(raw))
+        loaded = []
+        for group in groups.values():
+            first = group[0]
+            uuids = {raw["subscriber"]["uuid"] for raw in group}
+            subscribers = subscribers_for_event(
+                self.app,
+                first["event"],
+                first.get("sender"),
+                first.get("context") or {},
+                first.get("extra_subscribers"),
+                uuids=uuids,
+            )
+            found = {str(subscriber.uuid): subscriber for subscriber in subscribers}
+            for raw in group:
+                subscriber = found.get(raw["subscriber"]["uuid"])
+                if subscriber is None:
+                    logger.info(
+                        "Not delivering %s to %s: the subscription is gone",
+                        raw["event"],
+                        raw["subscriber"]["url"],
+                    )
+                    continue
+                data = {k: v for k, v in raw.items() if k not in ("context", "extra_subscribers")}
+                loaded.append((Request.from_dict(data, subscriber, app=self.app), raw))
         return loaded
 
 

@@ -6,13 +6,10 @@ from typing import Any
 
 from django.db import models
 
+from thorn.generic.models import pk_of
 from thorn.generic.subscriber import event_patterns
 
 __all__ = ["SubscriberManager", "SubscriberQuerySet", "matching"]
-
-
-def _ident(user: Any) -> Any:
-    return getattr(user, "pk", user)
 
 
 def _by_event(queryset: Any, event: str) -> Any:
@@ -22,7 +19,7 @@ def _by_event(queryset: Any, event: str) -> Any:
 def _by_owner(queryset: Any, user: Any) -> Any:
     if user is None:
         return queryset
-    return queryset.filter(models.Q(user__isnull=True) | models.Q(user=_ident(user)))
+    return queryset.filter(models.Q(user__isnull=True) | models.Q(user=pk_of(user)))
 
 
 class SubscriberQuerySet(models.QuerySet[Any]):

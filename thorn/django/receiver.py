@@ -62,7 +62,6 @@ def _check_options(digest: str, signer: str) -> None:
 
 def _rejection(request: HttpRequest, secret: Secret, digest: str, signer: str) -> str | None:
     """Return why ``request`` is not a valid webhook, or ``None`` if it is."""
-    _check_options(digest, signer)
     signature = request.headers.get("Hook-HMAC")
     if not signature:
         return "no Hook-HMAC header"
@@ -109,6 +108,7 @@ def is_valid_webhook(
     Raises:
         ValueError: if ``digest`` or ``signer`` is not supported.
     """
+    _check_options(digest, signer)
     return _rejection(request, secret, digest, signer) is None
 
 

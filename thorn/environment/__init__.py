@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from thorn.exceptions import ImproperlyConfigured
@@ -38,8 +38,10 @@ class Environment:
         """Return true if this environment should be used."""
         return False
 
-    def stored_subscribers(self, event: str, sender: Any = None) -> Iterable[AbstractSubscriber]:
-        """Return stored subscribers matching ``event`` (and ``sender``)."""
+    def stored_subscribers(
+        self, event: str, sender: Any = None, uuids: Collection[str] | None = None
+    ) -> Iterable[AbstractSubscriber]:
+        """Return stored subscribers matching ``event`` (and ``sender``; only ``uuids``)."""
         return ()
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +55,14 @@ class DjangoEnv(Environment):
         model: type[Any] = import_string(path, "THORN_SUBSCRIBER_MODEL")
         return model
 
-    def stored_subscribers(self, event: str, sender: Any = None) -> Iterable[AbstractSubscriber]:
+    def stored_subscribers(
+        self, event: str, sender: Any = None, uuids: Collection[str] | None = None
+    ) -> Iterable[AbstractSubscriber]:
         """Return the subscriptions stored in the database that match ``event``.
 
-        Empty when neither the ``thorn.django`` app is installed nor
-        ``THORN_SUBSCRIBER_MODEL`` is set.
+        With ``uuids``, only those subscriptions are read (the worker loading
+        the subscribers of one chunk).  Empty when neither the
+        ``thorn.django`` app is installed nor ``THORN_SUBSCRIBER_MODEL`` is set.
         """
         from django.apps import apps
 
@@ -69,10 +72,11 @@ class DjangoEnv(Environment):
         if not custom and not apps.is_installed("thorn.django"):
             return ()
         # The dispatcher orders deliveries by host: no ORDER BY needed.
-        subscribers: Iterable[AbstractSubscriber] = matching(
-            self.Subscriber, event, sender
-        ).order_by()
-        return subscribers
+        subscribers = matching(self.Subscriber, event, sender).order_by()
+        if uuids is not None:
+            subscribers = subscribers.filter(uuid__in=list(uuids))
+        found: Iterable[AbstractSubscriber] = subscribers
+        return found
 
     @property
     def signals(self) -> Any:

@@ -8,7 +8,16 @@ from typing import Any
 
 from thorn._state import current_app
 
-__all__ = ["AbstractSubscriber", "SubscriberModelMixin"]
+__all__ = ["AbstractSubscriber", "SubscriberModelMixin", "pk_of"]
+
+
+def pk_of(obj: Any) -> Any:
+    """The primary key of a model instance (a user), or ``obj`` itself if it has none.
+
+    Senders and owners are given as users or as their keys; this is how
+    they are compared and sent to workers.
+    """
+    return getattr(obj, "pk", obj)
 
 
 class AbstractSubscriber(abc.ABC):
@@ -60,7 +69,7 @@ class SubscriberModelMixin:
 
     def user_ident(self) -> Any:
         """Return the owner's primary key, or ``None``."""
-        return getattr(self.user, "pk", self.user)
+        return pk_of(self.user)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the subscriber as a dictionary (it includes the secret)."""

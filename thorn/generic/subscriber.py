@@ -7,13 +7,13 @@ import hashlib
 import hmac
 import re
 import uuid as uuid_module
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from thorn.conf import MIME_JSON
 from thorn.exceptions import ImproperlyConfigured
-from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
+from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin, pk_of
 from thorn.utils.imports import import_string
 
 if TYPE_CHECKING:
@@ -191,15 +191,11 @@ def _item_errors(app: Thorn, items: Any, pattern: str) -> list[str]:
     return errors
 
 
-def _ident(user: Any) -> Any:
-    return getattr(user, "pk", user)
-
-
 def _receives(subscriber: AbstractSubscriber, sender: Any) -> bool:
     # Ownerless subscriptions receive every event; owned ones receive events
     # without a sender and events sent by their owner.
     owner = subscriber.user_ident()
-    return owner is None or sender is None or owner == _ident(sender)
+    return owner is None or sender is None or owner == pk_of(sender)
 
 
 def subscribers_for_event(
@@ -208,6 +204,7 @@ def subscribers_for_event(
     sender: Any = None,
     context: Mapping[str, Any] | None = None,
     extra_subscribers: Any = None,
+    uuids: Collection[str] | None = None,
 ) -> list[AbstractSubscriber]:
     """Return the subscribers of ``event``, each once.
 
@@ -217,7 +214,8 @@ def subscribers_for_event(
     subscriber objects, ``"!path.to:callable"`` strings, callables called
     as ``fn(event, sender=sender, **context)``, or lists of these.
     Duplicates (the same uuid) are dropped, and subscriptions owned by
-    another user than ``sender`` are left out.
+    another user than ``sender`` are left out.  With ``uuids``, only those
+    subscribers are returned (and only those are read from the database).
     """
     context = context or {}
     static = app.settings.THORN_SUBSCRIBERS
@@ -228,13 +226,15 @@ def subscribers_for_event(
         for pattern, items in static.items():
             if event_matches(pattern, event):
                 yield from _traverse(app, items, pattern, event, sender, context)
-        yield from app.env.stored_subscribers(event, sender)
+        yield from app.env.stored_subscribers(event, sender, uuids)
         yield from _traverse(app, extra_subscribers, event, event, sender, context)
 
     seen: set[str] = set()
     found = []
     for subscriber in sources():
         key = str(subscriber.uuid)
+        if uuids is not None and key not in uuids:
+            continue
         if key not in seen and _receives(subscriber, sender):
             seen.add(key)
             found.append(subscriber)

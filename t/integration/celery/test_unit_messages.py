@@ -433,3 +433,21 @@ def test_worker_chunks_carry_references_not_secrets(
     for (request, _raw), sent in zip(loaded, requests, strict=False):
         assert sent.subscriber.hmac_secret == request.subscriber.hmac_secret
         assert sent.as_dict() == request.as_dict()
+
+
+@pytest.mark.django_db
+def test_a_chunk_reads_only_its_own_subscriptions(django_assert_num_queries: Any) -> None:
+    """Loading a chunk is one query for the chunk's uuids, however many subscriptions match."""
+    for i in range(30):
+        Subscriber.objects.create(event="order.placed", url=f"http://a.example/{i}")
+    dispatcher = WorkerDispatcher(app=_state.current_app())
+    chunk = [
+        {**request.as_dict(), "context": {}, "extra_subscribers": None}
+        for request in dispatcher.prepare_requests("order.placed", {"id": 7}, None)[:3]
+    ]
+
+    with django_assert_num_queries(1) as captured:
+        loaded = dispatcher.load_requests(json.loads(json.dumps(chunk)))
+
+    assert [item["id"] for item in chunk] == [request.id for request, _ in loaded]
+    assert '"uuid" IN' in captured.captured_queries[0]["sql"]
