@@ -12,11 +12,11 @@ REQUIREMENTS = HERE / "requirements"
 
 
 def read_version() -> str:
-    """Return ``__version__`` from ``thorn/__init__.py``, the only place it lives."""
-    source = (HERE / "thorn" / "__init__.py").read_text(encoding="utf-8")
+    """Return ``__version__`` from ``thorn/_version.py``, the only place it lives."""
+    source = (HERE / "thorn" / "_version.py").read_text(encoding="utf-8")
     match = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", source, re.MULTILINE)
     if match is None:
-        raise RuntimeError("cannot find __version__ in thorn/__init__.py")
+        raise RuntimeError("cannot find __version__ in thorn/_version.py")
     return match.group(1)
 
 
@@ -69,6 +69,8 @@ setup(
     python_requires=">=3.10",
     install_requires=read_requirements(REQUIREMENTS / "default.txt"),
     extras_require=extras_require(),
+    # The captured_webhooks fixture, for users' test suites (thorn.testing).
+    entry_points={"pytest11": ["thorn = thorn.pytest_plugin"]},
     classifiers=[
         "Development Status :: 4 - Beta",
         "Environment :: Web Environment",

@@ -119,6 +119,12 @@ TYPE_HINT_TARGETS = {
     "Dispatcher": "thorn.dispatch.base.Dispatcher",
     # ``Callback = Callable[..., Any]`` (thorn.events, thorn.request)
     "Callback": "collections.abc.Callable",
+    # ``from thorn.validators import Resolver`` (thorn.transport)
+    "Resolver": "collections.abc.Callable",
+    # Function types: a MockTransport handler, a capture's answer, a signer.
+    "Handler": "collections.abc.Callable",
+    "Answer": "collections.abc.Callable",
+    "Signer": "collections.abc.Callable",
 }
 
 # -- extlinks ----------------------------------------------------------------

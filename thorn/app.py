@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import itertools
-from contextvars import ContextVar
+from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
 from thorn import _state
-from thorn.buffer import EventBuffer
+from thorn._version import __version__
+from thorn.buffer import Buffers, EventBuffer
 from thorn.conf import Settings
 from thorn.environment import Environment, envs
-from thorn.exceptions import BufferNotEmpty, ImproperlyConfigured
+from thorn.exceptions import ImproperlyConfigured
+from thorn.transport import BaseTransport, Transport
 from thorn.utils.imports import import_string
-from thorn.utils.log import get_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from thorn.dispatch.base import Dispatcher as BaseDispatcher
     from thorn.events import Event, ModelEvent
     from thorn.request import Request
-    from thorn.transport import Transport
 
 __all__ = ["Thorn"]
 
-logger = get_logger(__name__)
+_D = TypeVar("_D", bound="BaseDispatcher")
 
 
 class Thorn:
@@ -45,9 +44,12 @@ class Thorn:
         config: Settings (a mapping or an object) for use without a web
             framework.  When given, no environment is autodetected.
         env: An :class:`~thorn.environment.Environment` to use.
+        transport: The :class:`~thorn.transport.BaseTransport` that sends
+            every delivery; by default a :class:`~thorn.transport.Transport`
+            made from ``THORN_ALLOW_REDIRECTS`` and ``THORN_MAX_RESPONSE_SIZE``.
 
     .. versionchanged:: 2.0
-        Added ``config`` and ``env``.
+        Added ``config``, ``env`` and ``transport``.
     """
 
     #: Dispatcher aliases accepted by ``THORN_DISPATCHER``.
@@ -69,15 +71,18 @@ class Thorn:
         *,
         config: Any = None,
         env: Environment | None = None,
+        transport: BaseTransport | None = None,
     ) -> None:
         self._dispatcher_option = dispatcher
         self._config = config
         self._env = env
+        self._transport = transport
+        self._http_transport: tuple[tuple[Any, ...], Transport] | None = None
         self._dispatchers: dict[type[BaseDispatcher], BaseDispatcher] = {}
         self._dispatcher_classes: dict[str, type[BaseDispatcher]] = {}
-        self._buffer: ContextVar[EventBuffer | None] = ContextVar(
-            f"thorn_buffer_{id(self):x}", default=None
-        )
+        self._classes: dict[str, Any] = {}
+        #: The event buffer of each thread/context (see :mod:`thorn.buffer`).
+        self.buffers = Buffers(f"thorn_buffer_{id(self):x}")
         if set_as_current:
             self.set_current()
 
@@ -154,18 +159,50 @@ class Thorn:
     @property
     def dispatcher(self) -> BaseDispatcher:
         """The dispatcher instance (one per dispatcher class)."""
-        cls = self.Dispatcher
+        return self.dispatcher_of(self.Dispatcher)
+
+    def dispatcher_of(self, cls: type[_D]) -> _D:
+        """This app's instance of dispatcher class ``cls`` (made on first use)."""
         dispatcher = self._dispatchers.get(cls)
         if dispatcher is None:
             dispatcher = self._dispatchers[cls] = cls(app=self)
-        return dispatcher
+        return dispatcher  # type: ignore[return-value]
 
-    @cached_property
-    def transport(self) -> Transport:
-        """The :class:`~thorn.transport.Transport` that makes deliveries."""
-        from thorn.transport import Transport
+    @property
+    def transport(self) -> BaseTransport:
+        """The :class:`~thorn.transport.BaseTransport` that sends every delivery.
 
-        return Transport()
+        The one given to the app, else a :class:`~thorn.transport.Transport`
+        made from ``THORN_ALLOW_REDIRECTS`` and ``THORN_MAX_RESPONSE_SIZE``
+        (made again when they change).
+        """
+        if self._transport is not None:
+            return self._transport
+        key = (self.settings.THORN_ALLOW_REDIRECTS, self.settings.THORN_MAX_RESPONSE_SIZE)
+        if self._http_transport is None or self._http_transport[0] != key:
+            allow_redirects, max_response_size = key
+            transport = Transport(
+                allow_redirects=bool(allow_redirects), max_response_size=int(max_response_size)
+            )
+            self._http_transport = (key, transport)
+        return self._http_transport[1]
+
+    @transport.setter
+    def transport(self, transport: BaseTransport | None) -> None:
+        self._transport = transport
+
+    @contextmanager
+    def use_transport(self, transport: BaseTransport) -> Iterator[BaseTransport]:
+        """Send this app's deliveries with ``transport`` inside the block.
+
+        For tests: see :func:`thorn.testing.capture_webhooks`.  The previous
+        transport is back when the block ends.
+        """
+        previous, self._transport = self._transport, transport
+        try:
+            yield transport
+        finally:
+            self._transport = previous
 
     @property
     def hmac_sign(self) -> Callable[..., Any]:
@@ -193,20 +230,32 @@ class Thorn:
         encoded: str = codec(payload)
         return encoded
 
+    def _class(self, path: str) -> Any:
+        # Import paths of classes are resolved once per app, not per delivery.
+        found = self._classes.get(path)
+        if found is None:
+            found = self._classes[path] = import_string(path)
+        return found
+
+    @property
+    def request_class(self) -> type[Request]:
+        """The :class:`~thorn.request.Request` class (``request_cls``)."""
+        cls: type[Request] = self._class(self.request_cls)
+        return cls
+
     def Event(self, *args: Any, **kwargs: Any) -> Event:
         """Create an :class:`~thorn.events.Event` bound to this app."""
-        event: Event = import_string(self.event_cls)(*args, app=self, **kwargs)
+        event: Event = self._class(self.event_cls)(*args, app=self, **kwargs)
         return event
 
     def ModelEvent(self, *args: Any, **kwargs: Any) -> ModelEvent:
         """Create a :class:`~thorn.events.ModelEvent` bound to this app."""
-        event: ModelEvent = import_string(self.model_event_cls)(*args, app=self, **kwargs)
+        event: ModelEvent = self._class(self.model_event_cls)(*args, app=self, **kwargs)
         return event
 
     def Request(self, *args: Any, **kwargs: Any) -> Request:
         """Create a :class:`~thorn.request.Request` bound to this app."""
-        request: Request = import_string(self.request_cls)(*args, app=self, **kwargs)
-        return request
+        return self.request_class(*args, **{"app": self, **kwargs})
 
     # -- framework services
 
@@ -235,7 +284,7 @@ class Thorn:
     @property
     def active_buffer(self) -> EventBuffer | None:
         """The buffer of this thread/context, when buffering is on."""
-        return self._buffer.get()
+        return self.buffers.active
 
     def enable_buffer(self, owner: object | None = None) -> None:
         """Buffer events sent in this thread/context instead of sending them.
@@ -243,8 +292,7 @@ class Thorn:
         Does nothing when buffering is already on (the first owner stays).
         Flush with :meth:`flush_buffer`, e.g. at the end of a web request.
         """
-        if self._buffer.get() is None:
-            self._buffer.set(EventBuffer(owner))
+        self.buffers.enable(owner)
 
     def disable_buffer(self, owner: object | None = None) -> None:
         """Turn buffering off (only the owner, or anyone when ``owner`` is None).
@@ -252,12 +300,7 @@ class Thorn:
         Raises:
             BufferNotEmpty: if events are still buffered.
         """
-        buffer = self._buffer.get()
-        if buffer is None or (owner is not None and buffer.owner not in (None, owner)):
-            return
-        if buffer.pending:
-            raise BufferNotEmpty("please flush_buffer() before disabling it")
-        self._buffer.set(None)
+        self.buffers.disable(owner)
 
     def flush_buffer(self, owner: object | None = None) -> None:
         """Send the buffered events (only the owner, or anyone when ``owner`` is None).
@@ -265,34 +308,14 @@ class Thorn:
         Each dispatcher sends its events in its own way: the default
         dispatcher one by one, the celery dispatcher in chunks.
         Events sent while flushing (by a callback) are not buffered.
-        Every event is attempted; failures are logged by the dispatcher and
-        the first error is raised once all were attempted.
+        Every event is attempted; failures are logged and the first error is
+        raised once all were attempted.
         """
-        buffer = self._buffer.get()
-        if buffer is None or (owner is not None and buffer.owner not in (None, owner)):
-            return
-        pending, buffer.pending = buffer.pending, []
-        first_error: Exception | None = None
-        token = self._buffer.set(None)
-        try:
-            for _, group in itertools.groupby(pending, key=lambda item: id(item.dispatcher)):
-                items = list(group)
-                try:
-                    items[0].dispatcher.flush(items)
-                except Exception as exc:
-                    logger.error(
-                        "Flushing buffered events failed: %s (%s)",
-                        ", ".join(item.event for item in items),
-                        exc,
-                    )
-                    first_error = first_error or exc
-        finally:
-            self._buffer.reset(token)
-        if first_error is not None:
-            raise first_error
+        self.buffers.flush(owner)
 
 
 def _default_user_agent() -> str:
-    from thorn import __version__
-
     return f"Mozilla/5.0 (compatible; thorn/{__version__}; python-requests/{requests.__version__})"
+
+
+_state.set_default_factory(lambda: Thorn(set_as_current=False))

@@ -1,39 +1,126 @@
-"""Event buffering: hold events back and send them together."""
+"""Event buffering: hold messages back and send them together.
+
+Everything about buffering is here: the buffer of each thread (or asyncio
+task), turning it on and off, holding messages, and flushing them with one
+error path (:func:`send_each`).  Dispatchers only say how held messages are
+grouped into batches and how a batch is sent (``batches``/``send_batch``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import groupby
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from thorn._state import app_or_default
+from thorn.exceptions import BufferNotEmpty
+from thorn.utils.log import get_logger
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from thorn.app import Thorn
     from thorn.dispatch.base import Dispatcher
+    from thorn.messages import Message
 
-__all__ = ["EventBuffer", "PendingEvent", "buffer_events"]
+__all__ = ["Buffers", "EventBuffer", "buffer_events", "send_each"]
+
+logger = get_logger(__name__)
 
 
-@dataclass
-class PendingEvent:
-    """An event sent while buffering, waiting for the buffer to be flushed."""
+def send_each(batches: Iterable[tuple[Callable[[], object], Sequence[str]]]) -> None:
+    """Call ``send()`` for every ``(send, event_names)`` batch, even after one failed.
 
-    dispatcher: Dispatcher
-    event: str
-    payload: Any
-    sender: Any
-    options: dict[str, Any] = field(default_factory=dict)
+    Each failure is logged once, naming the batch's events; the first error
+    is raised when every batch was attempted.
+    """
+    first_error: Exception | None = None
+    for send, names in batches:
+        try:
+            send()
+        except Exception as exc:
+            logger.exception("Sending buffered events failed: %s", ", ".join(names))
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
 
 
 @dataclass
 class EventBuffer:
-    """The events held back in one context, and the context that owns them."""
+    """The messages held back in one context, and the context that owns them."""
 
     owner: object | None = None
-    pending: list[PendingEvent] = field(default_factory=list)
+    pending: list[tuple[Dispatcher, Message]] = field(default_factory=list)
+
+
+class Buffers:
+    """The event buffer of each thread (or asyncio task), for one app."""
+
+    def __init__(self, name: str) -> None:
+        self._buffer: ContextVar[EventBuffer | None] = ContextVar(name, default=None)
+
+    @property
+    def active(self) -> EventBuffer | None:
+        """The buffer of this context, when buffering is on."""
+        return self._buffer.get()
+
+    def hold(self, dispatcher: Dispatcher, message: Message) -> bool:
+        """Keep ``message`` for the next flush if buffering is on; return whether it did."""
+        buffer = self._buffer.get()
+        if buffer is None:
+            return False
+        buffer.pending.append((dispatcher, message))
+        return True
+
+    def enable(self, owner: object | None = None) -> None:
+        """Turn buffering on (nothing happens if it is on: the first owner stays)."""
+        if self._buffer.get() is None:
+            self._buffer.set(EventBuffer(owner))
+
+    def _owned(self, owner: object | None) -> EventBuffer | None:
+        buffer = self._buffer.get()
+        if buffer is None or (owner is not None and buffer.owner not in (None, owner)):
+            return None
+        return buffer
+
+    def disable(self, owner: object | None = None) -> None:
+        """Turn buffering off (only the owner, or anyone when ``owner`` is None).
+
+        Raises:
+            BufferNotEmpty: if messages are still held.
+        """
+        buffer = self._owned(owner)
+        if buffer is None:
+            return
+        if buffer.pending:
+            raise BufferNotEmpty("please flush_buffer() before disabling it")
+        self._buffer.set(None)
+
+    def flush(self, owner: object | None = None) -> None:
+        """Send the held messages (only the owner, or anyone when ``owner`` is None).
+
+        Each dispatcher groups its messages into batches (one message, or
+        ``THORN_CHUNKSIZE`` messages per broker message); every batch is
+        sent even when another failed (see :func:`send_each`).  Events sent
+        while flushing (by a callback) are not buffered.
+        """
+        buffer = self._owned(owner)
+        if buffer is None:
+            return
+        pending, buffer.pending = buffer.pending, []
+        token = self._buffer.set(None)
+        try:
+            send_each(
+                (partial(dispatcher.send_batch, batch), [message.event for message in batch])
+                for dispatcher, group in groupby(pending, key=lambda item: item[0])
+                for batch in dispatcher.batches([message for _, message in group])
+            )
+        finally:
+            self._buffer.reset(token)
 
 
 class buffer_events:

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from thorn.events import ModelEvent
+from thorn.events import ModelEvent, ModelWebhooks
 
 __all__ = ["WebhookCapable", "webhook_model"]
 
@@ -20,21 +20,19 @@ DEFAULT_DISPATCHES = {
 }
 
 
-class WebhookCapable:
+class WebhookCapable(ModelWebhooks):
     """The webhooks of a model: ``Model.webhooks``.
 
     Holds the model's events by slot name (``on_create``, ``on_change``,
     ``on_delete`` and any other ``on_*``), the model-level ``reverse`` and
     ``sender_field``, and the ``payload``/``headers`` hooks.  A nested
     ``class webhooks:`` in a model becomes a subclass of this class, so its
-    methods can override :meth:`payload` and :meth:`headers`.
+    methods can override :meth:`~thorn.events.ModelWebhooks.payload` and
+    :meth:`~thorn.events.ModelWebhooks.headers`.
 
     Events are found as ``Model.webhooks.events["on_create"]`` or
     ``Model.webhooks["on_create"]``.
     """
-
-    reverse: Callable[..., Any] | None = None
-    sender_field: str | None = None
 
     def __init__(
         self,
@@ -82,19 +80,6 @@ class WebhookCapable:
         default = DEFAULT_DISPATCHES.get(slot)
         if default is not None:
             default(event)
-
-    def payload(self, instance: Any) -> Any:
-        """The payload of ``instance``: ``instance.webhook_payload()`` if it has one."""
-        return self.delegate_to_model(instance, "webhook_payload")
-
-    def headers(self, instance: Any) -> Any:
-        """Extra headers for ``instance``: ``instance.webhook_headers()`` if it has one."""
-        return self.delegate_to_model(instance, "webhook_headers")
-
-    def delegate_to_model(self, instance: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``instance.<method>(*args, **kwargs)`` if it exists, else return ``None``."""
-        fun = getattr(instance, method, None)
-        return fun(*args, **kwargs) if fun is not None else None
 
     def __getitem__(self, slot: str) -> ModelEvent | None:
         return self.events[slot]

@@ -20,11 +20,10 @@ from thorn.validators import deserialize_validators
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
-    from thorn.decorators import WebhookCapable
     from thorn.dispatch.base import Dispatcher
     from thorn.generic.models import AbstractSubscriber
 
-__all__ = ["Event", "ModelEvent", "ModelMessage", "sender_name"]
+__all__ = ["Event", "ModelEvent", "ModelMessage", "ModelWebhooks", "sender_name"]
 
 logger = get_logger(__name__)
 
@@ -210,6 +209,35 @@ class Event:
             extra_subscribers=self._subscribers,
             allow_keepalive=self.allow_keepalive,
         )
+
+
+class ModelWebhooks:
+    """What a model event asks of its model: payload, headers, ``reverse``, ``sender_field``.
+
+    The base of :class:`~thorn.decorators.WebhookCapable` (``Model.webhooks``);
+    a model without ``@webhook_model`` gets these defaults.
+    """
+
+    #: Default ``reverse(instance, app=...)`` for the ``ref``.
+    reverse: Callable[..., Any] | None = None
+    #: Default dotted path to the sender.
+    sender_field: str | None = None
+
+    def payload(self, instance: Any) -> Any:
+        """The payload of ``instance``: ``instance.webhook_payload()`` if it has one."""
+        return self.delegate_to_model(instance, "webhook_payload")
+
+    def headers(self, instance: Any) -> Any:
+        """Extra headers for ``instance``: ``instance.webhook_headers()`` if it has one."""
+        return self.delegate_to_model(instance, "webhook_headers")
+
+    def delegate_to_model(self, instance: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``instance.<method>(*args, **kwargs)`` if it exists, else return ``None``."""
+        fun = getattr(instance, method, None)
+        return fun(*args, **kwargs) if fun is not None else None
+
+
+_NO_WEBHOOKS = ModelWebhooks()
 
 
 #: Keyword arguments of :class:`Event`, which :class:`ModelEvent` passes on.
@@ -441,11 +469,9 @@ class ModelEvent(Event):
     def _get_name(self, instance: Any) -> str:
         return self.name.format(instance)
 
-    def _webhooks(self, instance: Any) -> WebhookCapable:
-        from thorn.decorators import WebhookCapable
-
+    def _webhooks(self, instance: Any) -> ModelWebhooks:
         webhooks = getattr(type(instance), "webhooks", None)
-        return webhooks if isinstance(webhooks, WebhookCapable) else WebhookCapable()
+        return webhooks if isinstance(webhooks, ModelWebhooks) else _NO_WEBHOOKS
 
     def instance_data(self, instance: Any) -> Any:
         """The payload of ``instance``: ``webhooks.payload(instance)``."""

@@ -13,10 +13,7 @@ The tree::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from thorn.request import Request
+from typing import Any
 
 __all__ = [
     "BufferNotEmpty",
@@ -63,11 +60,13 @@ class DeliveryError(ThornError):
         self,
         message: str,
         *,
-        request: Request | None = None,
+        request: Any = None,
         response: Any = None,
     ) -> None:
         super().__init__(message)
-        #: The :class:`~thorn.request.Request` that failed.
+        #: The :class:`~thorn.request.Request` that failed (the
+        #: :class:`~thorn.transport.HTTPRequest` when a transport is used
+        #: on its own).
         self.request = request
         #: The :class:`requests.Response`, when the receiver answered.
         self.response = response

@@ -1,54 +1,37 @@
-"""Request: one delivery of one event to one subscriber."""
+"""Request: one delivery as callbacks see it (Thorn 1.5's ``thorn.request.Request``)."""
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from time import monotonic
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from thorn._state import app_or_default
-from thorn.exceptions import DeliveryError, ThornError
-from thorn.generic.models import pk_of
-from thorn.outcome import Outcome
-from thorn.retry import RetryPolicy
-from thorn.utils.imports import callable_path, import_string
-from thorn.utils.log import get_logger
-from thorn.validators import deserialize_validators, serialize_validators, validate_url
+from thorn.delivery import run
+from thorn.delivery.plan import urlident
+from thorn.delivery.policy import RetryPolicy, judge
+from thorn.delivery.sign import delivery_headers, signature_headers
+from thorn.messages import Delivery, Options, decode_delivery, encode_delivery, new_id
+from thorn.transport.base import HTTPRequest
+from thorn.validators import validate_url
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
     from thorn.generic.models import AbstractSubscriber
-    from thorn.transport import Transport
+    from thorn.outcome import Outcome
+    from thorn.transport.base import BaseTransport
 
 __all__ = ["Request", "urlident"]
-
-logger = get_logger(__name__)
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Callback = Callable[..., Any]
 
 
-def urlident(url: str) -> tuple[str, str, int]:
-    """Return ``(scheme, host, port)`` of ``url``, used to order deliveries.
-
-    Deliveries to the same host are sent one after another, so one
-    kept-alive connection serves them all.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or ""), port or DEFAULT_PORTS.get(scheme, 0)
-
-
 class Request:
     """One delivery: an event's body POSTed to one subscriber.
+
+    Callbacks receive it (``on_success(request)``, ``on_error(request,
+    exc)``), and the default dispatcher returns one per subscriber.  It is a
+    view of a :class:`~thorn.messages.Delivery` value (:attr:`delivery`)
+    whose options are resolved with the app's settings.
 
     Arguments:
         event: Name of the event (the ``Hook-Event`` header).
@@ -82,7 +65,7 @@ class Request:
     .. versionchanged:: 2.0
         A non-2xx answer is a failure, and ``on_error`` receives a
         :exc:`~thorn.exceptions.DeliveryError` (its ``__cause__`` is the
-        underlying exception).
+        underlying exception, its ``request`` this request).
     """
 
     #: The response of the last attempt (a :class:`requests.Response`).
@@ -110,30 +93,64 @@ class Request:
         recipient_validators: Sequence[Callable[..., None]] | None = None,
         allow_keepalive: bool = True,
     ) -> None:
-        self.app = app_or_default(app)
-        settings = self.app.settings
-        self.event = event
-        self.data = data
-        self.sender = sender
-        self.subscriber = subscriber
-        self.id = id or str(uuid.uuid4())
-        self.on_success = on_success
-        self.on_error = on_error
-        self.on_timeout = on_timeout
-        self.timeout = settings.THORN_EVENT_TIMEOUT if timeout is None else timeout
-        self.retry_policy = RetryPolicy.from_settings(settings, retry, retry_max, retry_delay)
-        self.extra_headers = dict(headers or {})
-        self.user_agent = user_agent or self.app.user_agent
-        self.recipient_validators = (
-            settings.THORN_RECIPIENT_VALIDATORS
-            if recipient_validators is None
-            else list(recipient_validators)
+        options = Options(
+            timeout=timeout,
+            retry=retry,
+            retry_max=retry_max,
+            retry_delay=retry_delay,
+            headers=headers or {},
+            user_agent=user_agent,
+            recipient_validators=(
+                None if recipient_validators is None else tuple(recipient_validators)
+            ),
+            allow_keepalive=allow_keepalive,
+            on_success=on_success,
+            on_error=on_error,
+            on_timeout=on_timeout,
         )
-        self._own_validators = recipient_validators is not None
-        self.allow_keepalive = allow_keepalive
+        delivery = Delivery(event, data, subscriber, sender, options, id=id or new_id())
+        #: The :class:`~thorn.Thorn` app whose settings resolve the options.
+        self.app = app_or_default(app)
+        #: The :class:`~thorn.messages.Delivery` value this request shows.
+        self.delivery = delivery
+
+    @classmethod
+    def for_delivery(cls, delivery: Delivery, app: Thorn) -> Request:
+        """The request of ``delivery``, with its options resolved by ``app``'s settings."""
+        request = cls.__new__(cls)
+        request.app = app
+        request.delivery = delivery
+        return request
 
     def __repr__(self) -> str:
-        return f"<Request: {self.event} -> {self.subscriber.url} ({self.id})>"
+        return f"<Request: {self.event} -> {self.url} ({self.id})>"
+
+    # -- the delivery
+
+    @property
+    def event(self) -> str:
+        """Name of the event."""
+        return self.delivery.event
+
+    @property
+    def data(self) -> Any:
+        """The body, or the payload it is encoded from."""
+        return self.delivery.data
+
+    @property
+    def sender(self) -> Any:
+        """The sender (a user or its primary key), or ``None``."""
+        return self.delivery.sender
+
+    @property
+    def subscriber(self) -> AbstractSubscriber:
+        """The subscriber."""
+        return self.delivery.subscriber
+
+    @property
+    def id(self) -> str:
+        """The delivery id (``Hook-Delivery``)."""
+        return self.delivery.id
 
     @property
     def url(self) -> str:
@@ -145,9 +162,66 @@ class Request:
         """``(scheme, host, port)`` of the URL, used to order requests."""
         return urlident(self.url)
 
+    # -- its options, resolved with the settings
+
+    @property
+    def on_success(self) -> Callback | None:
+        """Called as ``on_success(request)``."""
+        return self.delivery.options.on_success
+
+    @property
+    def on_error(self) -> Callback | None:
+        """Called as ``on_error(request, exc)``."""
+        return self.delivery.options.on_error
+
+    @property
+    def on_timeout(self) -> Callback | None:
+        """Called as ``on_timeout(request, exc)``."""
+        return self.delivery.options.on_timeout
+
+    @property
+    def timeout(self) -> float:
+        """Seconds the attempt may take (``THORN_EVENT_TIMEOUT`` by default)."""
+        timeout = self.delivery.options.timeout
+        return self.app.settings.THORN_EVENT_TIMEOUT if timeout is None else timeout
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How a failure is retried (``THORN_RETRY*`` by default)."""
+        return RetryPolicy.from_options(self.delivery.options, self.app.settings)
+
+    @property
+    def extra_headers(self) -> dict[str, str]:
+        """The extra HTTP headers."""
+        return dict(self.delivery.options.headers)
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` header (``THORN_USER_AGENT`` by default)."""
+        return self.delivery.options.user_agent or self.app.user_agent
+
+    @property
+    def recipient_validators(self) -> list[Callable[..., None]]:
+        """Validators of the URL (``THORN_RECIPIENT_VALIDATORS`` by default)."""
+        own = self.delivery.options.recipient_validators
+        if own is None:
+            return list(self.app.settings.THORN_RECIPIENT_VALIDATORS)
+        return list(own)
+
+    @property
+    def allow_keepalive(self) -> bool:
+        """Reuse the connection."""
+        return self.delivery.options.allow_keepalive
+
+    # -- what goes over the wire
+
     @property
     def body(self) -> bytes:
-        """The body as sent, ``data`` encoded for the content type, in UTF-8."""
+        """The body as sent, ``data`` encoded for the content type, in UTF-8.
+
+        Raises:
+            ImproperlyConfigured: if no codec handles the content type.
+        """
         data = self.data
         if not isinstance(data, (str, bytes)):
             data = self.app.encode(data, self.subscriber.content_type)
@@ -155,179 +229,81 @@ class Request:
 
     def headers_for(self, body: bytes) -> dict[str, str]:
         """Return the HTTP headers of a delivery of ``body``."""
-        headers = {
-            "Content-Type": self.subscriber.content_type,
-            "User-Agent": self.user_agent,
-            "Hook-Event": self.event,
-            "Hook-Delivery": self.id,
-            **self.extra_headers,
-        }
-        headers.update(self.signature_headers(body))
-        headers["Hook-Subscription"] = str(self.subscriber.uuid)
-        return headers
+        return delivery_headers(
+            signer=self.app.hmac_sign,
+            subscriber=self.subscriber,
+            body=body,
+            event=self.event,
+            delivery_id=self.id,
+            user_agent=self.user_agent,
+            extra=self.delivery.options.headers,
+        )
 
     def signature_headers(self, body: bytes) -> dict[str, str]:
         """Return the headers that let the receiver verify ``body``."""
-        signature = self.app.hmac_sign(
-            self.subscriber.hmac_digest, self.subscriber.hmac_secret, body
+        return signature_headers(self.app.hmac_sign, self.subscriber, body)
+
+    def http_request(self) -> HTTPRequest:
+        """The :class:`~thorn.transport.HTTPRequest` of this attempt: encoded and signed."""
+        body = self.body
+        return HTTPRequest(
+            url=self.url,
+            body=body,
+            headers=self.headers_for(body),
+            timeout=self.timeout,
+            recipient_validators=tuple(self.recipient_validators),
+            keepalive=self.allow_keepalive,
         )
-        if isinstance(signature, bytes):
-            signature = signature.decode("ascii")
-        return {"Hook-HMAC": signature}
 
     def validate_recipient(self, url: str) -> None:
         """Run the recipient validators' URL checks on ``url``.
 
         Address checks are run by the transport, on every address the host
         resolves to, so the connection goes to an address that was checked.
-        Plain callables (1.5-style validators) are called with the URL.
+
+        Raises:
+            SecurityError: if a validator refuses the URL.
         """
         validate_url(url, self.recipient_validators)
 
-    def dispatch(self, transport: Transport | None = None, propagate: bool = False) -> Request:
-        """Deliver once, then call the callbacks.
+    # -- sending
+
+    def attempt(self, transport: BaseTransport | None = None) -> Outcome:
+        """Make one delivery attempt and return its outcome; never raises."""
+        return run.attempt(self, transport or self.app.transport)
+
+    def dispatch(self, transport: BaseTransport | None = None, propagate: bool = False) -> Request:
+        """Deliver once, then call the callbacks (no retry).
 
         Arguments:
             transport: The transport to send with (the app's by default).
             propagate: Re-raise the delivery's error after the callbacks.
         """
         outcome = self.attempt(transport)
-        self.handle_outcome(outcome)
+        judge(self, outcome, can_retry=False)
         if propagate and outcome.error is not None:
             raise outcome.error
         return self
 
-    def attempt(self, transport: Transport | None = None) -> Outcome:
-        """Make one delivery attempt and return its outcome; never raises."""
-        transport = transport or self.app.transport
-        started = monotonic()
-        try:
-            outcome = transport.send(self)
-        except ThornError as exc:
-            outcome = Outcome(latency=monotonic() - started, error=exc)
-        except Exception as exc:  # a signer, codec or validator bug: one subscriber only
-            error = DeliveryError(f"{type(exc).__name__}: {exc}", request=self)
-            error.__cause__ = exc
-            outcome = Outcome(latency=monotonic() - started, error=error)
-        self.outcome = outcome
-        self.response = outcome.response
-        return outcome
-
-    def handle_outcome(self, outcome: Outcome, will_retry: bool = False) -> None:
-        """Turn an outcome into logging and callbacks.
-
-        A callback that raises is logged: it never stops other deliveries.
-
-        Arguments:
-            outcome: How the attempt ended.
-            will_retry: The delivery will be tried again, so the error
-                callbacks are not called yet.
-        """
-        if outcome.ok:
-            logger.debug(
-                "Delivered %s to %s: %s in %.3fs",
-                self.event,
-                self.url,
-                outcome.status,
-                outcome.latency,
-                extra={"delivery": self.describe()},
-            )
-            self._callback(self.on_success, self)
-            return
-        logger.log(
-            logging.INFO if will_retry else logging.ERROR,
-            "Delivery of %s to %s failed%s: %s",
-            self.event,
-            self.url,
-            " (will retry)" if will_retry else "",
-            outcome.error,
-            extra={"delivery": self.describe()},
-        )
-        if will_retry:
-            return
-        if outcome.timed_out and self.on_timeout is not None:
-            self._callback(self.on_timeout, self, outcome.error)
-        else:
-            self._callback(self.on_error, self, outcome.error)
-
-    def _callback(self, callback: Callback | None, *args: Any) -> None:
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception:
-            logger.exception(
-                "Callback %r of the delivery of %s to %s raised",
-                callback,
-                self.event,
-                self.url,
-                extra={"delivery": self.describe()},
-            )
+    # -- as a message
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the delivery as JSON-safe data, for a message to a worker.
+        """Return the delivery as JSON-safe data (:func:`~thorn.messages.encode_delivery`).
 
         The subscriber is a reference (its uuid and URL): the secret does
-        not travel; the worker loads the subscriber (see
-        :mod:`thorn.dispatch.celery`).  Callbacks travel as import paths,
-        validators in their serialized form (only when the request was
-        given its own; the worker's settings apply otherwise).
+        not travel.
 
         Raises:
             TypeError: if a callback or validator cannot be serialized.
         """
-        data = self.data.decode() if isinstance(self.data, bytes) else self.data
-        return {
-            "id": self.id,
-            "event": self.event,
-            "data": data,
-            "sender": pk_of(self.sender),
-            "subscriber": {"uuid": str(self.subscriber.uuid), "url": self.subscriber.url},
-            "timeout": self.timeout,
-            "retry": self.retry_policy.retry,
-            "retry_max": self.retry_policy.max_retries,
-            "retry_delay": self.retry_policy.delay,
-            "headers": self.extra_headers,
-            "user_agent": self.user_agent,
-            "recipient_validators": (
-                serialize_validators(self.recipient_validators) if self._own_validators else None
-            ),
-            "allow_keepalive": self.allow_keepalive,
-            **{
-                name: None if fun is None else callable_path(fun, name)
-                for name, fun in (
-                    ("on_success", self.on_success),
-                    ("on_error", self.on_error),
-                    ("on_timeout", self.on_timeout),
-                )
-            },
-        }
+        return encode_delivery(self.delivery)
 
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], subscriber: AbstractSubscriber, app: Thorn | None = None
     ) -> Request:
         """Rebuild a request from :meth:`as_dict` output and its loaded ``subscriber``."""
-        options = dict(data)
-        options.pop("subscriber", None)
-        validators = options.pop("recipient_validators", None)
-        callbacks: dict[str, Any] = {
-            name: import_string(path, name) if path else None
-            for name in ("on_success", "on_error", "on_timeout")
-            for path in [options.pop(name, None)]
-        }
-        return cls(
-            options.pop("event"),
-            options.pop("data"),
-            options.pop("sender", None),
-            subscriber,
-            app=app,
-            recipient_validators=(
-                None if validators is None else deserialize_validators(validators)
-            ),
-            **callbacks,
-            **options,
-        )
+        return cls.for_delivery(decode_delivery(data, subscriber), app_or_default(app))
 
     def describe(self) -> dict[str, Any]:
         """Return a log-safe description of the delivery (no secret)."""

@@ -1,31 +1,114 @@
-"""Celery tasks of the celery dispatcher (their names are part of the contract).
+"""The worker side of the celery dispatcher, and its Celery tasks.
 
-Route them to their own queue with Celery's ``task_routes``, e.g.
-``{"thorn.tasks.*": {"queue": "webhooks"}}``.
+The task names are part of the contract.  Route them to their own queue with
+Celery's ``task_routes``, e.g. ``{"thorn.tasks.*": {"queue": "webhooks"}}``.
+
+In the worker, :func:`send_event` finds the subscribers of a message, orders
+the deliveries by host and publishes them in chunks of ``THORN_CHUNKSIZE``
+(:func:`dispatch_requests`).  A chunk is attempted concurrently, one lane
+(and one kept-alive connection) per host; a failed delivery is retried on its
+own (:func:`dispatch_request`) when the outcome policy
+(:mod:`thorn.delivery.policy`) says so.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
+import celery
 from celery import Task, shared_task
 
 from thorn._state import current_app
-from thorn.dispatch.celery import WorkerDispatcher, deliver
+from thorn.buffer import send_each
+from thorn.delivery.policy import judge
+from thorn.delivery.run import attempt_all
+from thorn.dispatch.base import Dispatcher as BaseDispatcher
+from thorn.generic.subscriber import subscribers_for_event
+from thorn.messages import Message, decode_delivery, decode_message, encode_delivery
 from thorn.request import Request
+from thorn.utils.functional import chunks
 from thorn.utils.log import get_logger
 
-__all__ = ["dispatch_request", "dispatch_requests", "send_event", "send_events"]
+__all__ = [
+    "WorkerDispatcher",
+    "dispatch_request",
+    "dispatch_requests",
+    "send_event",
+    "send_events",
+]
 
 logger = get_logger(__name__)
 
 
+class WorkerDispatcher(BaseDispatcher):
+    """The dispatcher of :func:`send_event`, in the worker.
+
+    Finds the subscribers, orders the deliveries by host and publishes them
+    in chunks of ``THORN_CHUNKSIZE`` to :func:`dispatch_requests`.
+    """
+
+    def dispatch_message(self, message: Message) -> list[Request]:
+        """Publish the deliveries of ``message`` (nothing when nobody subscribed)."""
+        requests = self.requests_for(message)
+        size = self.app.settings.THORN_CHUNKSIZE
+        signatures = [
+            dispatch_requests.s([encode_delivery(request.delivery) for request in chunk])
+            for chunk in chunks(iter(requests), size)
+        ]
+        if signatures:
+            celery.group(signatures).apply_async()
+        return requests
+
+    def load_requests(self, encoded: Iterable[Mapping[str, Any]]) -> list[Request]:
+        """Rebuild requests from encoded deliveries, loading their subscribers.
+
+        Subscribers are found again, one query per event of the chunk for
+        just the chunk's subscriptions, so no secret travels; a subscription
+        deleted meanwhile is skipped.
+        """
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for item in encoded:
+            key = json.dumps(
+                [
+                    item["event"],
+                    item.get("sender"),
+                    item.get("context"),
+                    item.get("extra_subscribers"),
+                ],
+                sort_keys=True,
+            )
+            groups.setdefault(key, []).append(item)
+        requests = []
+        for items in groups.values():
+            first = decode_message({**items[0], "payload": None})
+            subscribers = subscribers_for_event(
+                self.app,
+                first.event,
+                first.sender,
+                first.options.context,
+                first.options.extra_subscribers,
+                uuids={item["subscriber"]["uuid"] for item in items},
+            )
+            found = {str(subscriber.uuid): subscriber for subscriber in subscribers}
+            for item in items:
+                subscriber = found.get(item["subscriber"]["uuid"])
+                if subscriber is None:
+                    logger.info(
+                        "Not delivering %s to %s: the subscription is gone",
+                        item["event"],
+                        item["subscriber"]["url"],
+                    )
+                    continue
+                delivery = decode_delivery(item, subscriber)
+                requests.append(self.app.request_class.for_delivery(delivery, self.app))
+        return requests
+
+
 def _worker_dispatcher() -> WorkerDispatcher:
-    app = current_app()
-    dispatcher = app._dispatchers.get(WorkerDispatcher)
-    if dispatcher is None:
-        dispatcher = app._dispatchers[WorkerDispatcher] = WorkerDispatcher(app=app)
-    assert isinstance(dispatcher, WorkerDispatcher)  # noqa: S101 -- for the type checker
+    dispatcher: WorkerDispatcher = current_app().dispatcher_of(WorkerDispatcher)
     return dispatcher
 
 
@@ -40,41 +123,46 @@ def send_event(
 ) -> None:
     """Find the subscribers of ``event`` and publish its deliveries in chunks.
 
-    ``sender`` is the sender's primary key; ``kwargs`` are the event's
-    options (headers, retry policy, validators, callbacks as paths, its own
-    subscribers).
+    The arguments are an encoded :class:`~thorn.messages.Message`
+    (:func:`~thorn.messages.encode_message`): ``sender`` is the sender's
+    primary key, ``kwargs`` the event's other options.
     """
-    _worker_dispatcher().send(event, payload, sender, timeout=timeout, context=context, **kwargs)
+    message = decode_message(
+        {
+            "event": event,
+            "payload": payload,
+            "sender": sender,
+            "timeout": timeout,
+            "context": context,
+            **kwargs,
+        }
+    )
+    _worker_dispatcher().dispatch_message(message)
 
 
 @shared_task(name="thorn.tasks.send_events", ignore_result=True)
 def send_events(events: list[dict[str, Any]]) -> None:
-    """:func:`send_event` for each event of a flushed buffer (one message, many events)."""
-    first_error: Exception | None = None
-    for message in events:
-        try:
-            send_event(**message)
-        except Exception as exc:  # the other events of the message are still sent
-            logger.exception("Sending buffered event %s failed", message.get("event"))
-            first_error = first_error or exc
-    if first_error is not None:
-        raise first_error
+    """:func:`send_event` for each message of a flushed buffer (one task, many events)."""
+    send_each((partial(send_event, **event), [event["event"]]) for event in events)
+
+
+def _schedule_retry(request: Request, countdown: float) -> None:
+    dispatch_request.apply_async(
+        kwargs=encode_delivery(request.delivery.next_attempt()), countdown=countdown
+    )
 
 
 @shared_task(name="thorn.tasks.dispatch_requests", ignore_result=True)
-def dispatch_requests(reqs: list[dict[str, Any]], app: Any = None) -> None:
-    """Deliver a chunk of requests concurrently; retry each failure on its own."""
+def dispatch_requests(reqs: list[dict[str, Any]]) -> None:
+    """Attempt a chunk of deliveries concurrently; retry each failure on its own."""
     dispatcher = _worker_dispatcher()
-    loaded = dispatcher.load_requests(reqs)
-    requests = [request for request, _ in loaded]
-    outcomes = deliver(requests)
-    for (request, raw), outcome in zip(loaded, outcomes, strict=True):
-        will_retry = request.retry_policy.should_retry(outcome, retries=0)
-        request.handle_outcome(outcome, will_retry)
-        if will_retry:
-            countdown = request.retry_policy.countdown(outcome, retries=0)
+    requests = dispatcher.load_requests(reqs)
+    outcomes = attempt_all(requests, dispatcher.app.transport)
+    for request, outcome in zip(requests, outcomes, strict=True):
+        verdict = judge(request, outcome, can_retry=True)
+        if verdict.retry_in is not None:
             try:
-                dispatch_request.apply_async(kwargs=raw, countdown=countdown)
+                _schedule_retry(request, verdict.retry_in)
             except Exception:  # the other retries of the chunk are still published
                 logger.exception(
                     "Scheduling a retry of %s to %s failed", request.event, request.url
@@ -89,33 +177,20 @@ def dispatch_request(
     data: str,
     sender: Any,
     subscriber: dict[str, Any],
-    session: Any = None,
-    app: Any = None,
     **kwargs: Any,
 ) -> None:
-    """Retry one failed delivery, until it succeeds or its retry policy gives up.
+    """Attempt one delivery again (an encoded :class:`~thorn.messages.Delivery`).
 
-    The first attempt was made by :func:`dispatch_requests`; this task is
-    retry number ``self.request.retries + 1``.
+    It was attempted before (by :func:`dispatch_requests` or this task);
+    it is attempted again until it succeeds or the outcome policy gives up.
     """
-    raw = {"event": event, "data": data, "sender": sender, "subscriber": subscriber, **kwargs}
-    loaded = _worker_dispatcher().load_requests([raw])
+    encoded = {"event": event, "data": data, "sender": sender, "subscriber": subscriber, **kwargs}
+    loaded = _worker_dispatcher().load_requests([encoded])
     if not loaded:
         return
-    request: Request = loaded[0][0]
-    retries = self.request.retries + 1
-    outcome = request.attempt()
-    will_retry = request.retry_policy.should_retry(outcome, retries=retries)
-    request.handle_outcome(outcome, will_retry)
-    if will_retry:
-        raise self.retry(countdown=request.retry_policy.countdown(outcome, retries=retries))
-    if not outcome.ok:
-        logger.error(
-            "Gave up delivering %s to %s (subscription %s) after %d attempts: %s",
-            event,
-            request.url,
-            subscriber["uuid"],
-            retries + 1,
-            outcome.error,
-            extra={"delivery": request.describe()},
+    (request,) = loaded
+    verdict = judge(request, request.attempt(), can_retry=True)
+    if verdict.retry_in is not None:
+        raise self.retry(
+            kwargs=encode_delivery(request.delivery.next_attempt()), countdown=verdict.retry_in
         )

@@ -20,7 +20,7 @@ from t.receiver import Receiver
 class ExplodingDispatcher(Dispatcher):
     """A default dispatcher whose flush always fails."""
 
-    def flush(self, pending):
+    def send_batch(self, batch):
         raise RuntimeError("flush exploded")
 
 

@@ -428,9 +428,10 @@ class TestRedirects:
             THORN_RECIPIENT_VALIDATORS=[block_cidr_network("10.0.0.0/8")],
         )
         app.transport = Transport(
+            allow_redirects=True,
             resolver=FakeResolver(
                 {"hooks.example.test": ["127.0.0.1"], "internal.example.test": ["10.1.2.3"]}
-            )
+            ),
         )
         target = f"http://internal.example.test:{receiver.port}/to"
         receiver.answer("/from", Answer(status=302, headers={"Location": target}))

@@ -8,11 +8,11 @@ import pytest
 
 from thorn import buffer_events
 from thorn.app import Thorn
+from thorn.delivery.policy import RetryPolicy
 from thorn.dispatch.base import Dispatcher as DefaultDispatcher
 from thorn.dispatch.disabled import Dispatcher as DisabledDispatcher
 from thorn.events import Event
 from thorn.exceptions import ImproperlyConfigured
-from thorn.retry import RetryPolicy
 
 from t.receiver import Receiver
 

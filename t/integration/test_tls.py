@@ -120,7 +120,7 @@ def deliver(
     app: Thorn, transport: Transport, url: str, validators: Any = None
 ) -> tuple[Request, list[Request], list[BaseException]]:
     """Send one event to ``url`` with ``transport``; return request, successes, errors."""
-    app.__dict__["transport"] = transport  # closed by make_app
+    app.transport = transport  # closed by make_app
     successes: list[Request] = []
     errors: list[BaseException] = []
     event = Event(

@@ -28,7 +28,7 @@ from thorn.events import Event
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
 from thorn.generic.subscriber import StaticSubscriber
 from thorn.request import Request
-from thorn.transport import MAX_REDIRECTS, Transport
+from thorn.transport import MAX_REDIRECTS, HTTPRequest, Transport
 from thorn.validators import Address, block_cidr_network, block_internal_ips
 
 from t.receiver import Answer, Receiver
@@ -176,7 +176,7 @@ class RecordingTransport(Transport):
         super().__init__(**options)
         self.raised: list[BaseException] = []
 
-    def send(self, request: Request) -> Any:
+    def send(self, request: HTTPRequest) -> Any:
         try:
             return super().send(request)
         except BaseException as exc:
@@ -186,8 +186,12 @@ class RecordingTransport(Transport):
 
 def use_transport(app: Thorn, **options: Any) -> RecordingTransport:
     """Give the app a new recording transport (closed by ``make_app``)."""
-    transport = RecordingTransport(**options)
-    app.__dict__["transport"] = transport
+    defaults = {
+        "allow_redirects": app.settings.THORN_ALLOW_REDIRECTS,
+        "max_response_size": app.settings.THORN_MAX_RESPONSE_SIZE,
+    }
+    transport = RecordingTransport(**{**defaults, **options})
+    app.transport = transport
     return transport
 
 
@@ -203,7 +207,7 @@ def deliver(
     The app's transport is made a :class:`RecordingTransport` if it is not
     one, and no exception may escape its ``send()``.
     """
-    transport = app.__dict__.get("transport")
+    transport = app.transport
     if not isinstance(transport, RecordingTransport):
         transport = use_transport(app)
     callbacks = Callbacks()
@@ -386,22 +390,13 @@ class TestHostileRecipients:
         assert request.response is None
 
     @pytest.mark.parametrize("url", OFFNET_URLS)
-    def test_internal_address_is_refused_before_connecting(self, url, make_app):
+    def test_internal_address_is_refused_before_connecting(self, url):
         """check_recipient refuses internal addresses that are not loopback (nothing is sent)."""
-        app = make_app()
         resolver = FakeResolver(OFFNET_DNS)
         transport = Transport(resolver=resolver)
-        request = Request(
-            "hook.sent",
-            {"n": 1},
-            None,
-            StaticSubscriber(url=url, hmac_secret="s"),
-            app=app,
-            recipient_validators=[block_internal_ips()],
-        )
 
         with pytest.raises(SecurityError):
-            transport.check_recipient(request, url)
+            transport.check_recipient(url, [block_internal_ips()])
 
     @pytest.mark.parametrize(
         "answer",
@@ -540,7 +535,7 @@ class TestRedirects:
             timeout=TIMEOUT,
         )
 
-        outcome = Transport().send(request)
+        outcome = Transport(allow_redirects=follow).send(request.http_request())
 
         assert isinstance(outcome.error, DeliveryError)
         assert ["/bad-location"] == [r.path for r in receiver.received]

@@ -12,6 +12,7 @@ import pytest
 
 import thorn
 from thorn.app import Thorn
+from thorn.delivery.policy import RetryPolicy
 from thorn.exceptions import (
     DeliveryError,
     DeliveryTimeout,
@@ -20,9 +21,9 @@ from thorn.exceptions import (
     SecurityError,
 )
 from thorn.generic.subscriber import StaticSubscriber
+from thorn.messages import Options
 from thorn.outcome import Outcome, parse_retry_after
 from thorn.request import Request, urlident
-from thorn.retry import RetryPolicy
 from thorn.utils.hmac import compat_verify, verify
 from thorn.validators import ensure_port
 
@@ -341,15 +342,10 @@ class TestRetryPolicy:
         """The defaults are 1.5's: retry, 10 times, 60 seconds apart."""
         assert RetryPolicy(retry=True, max_retries=10, delay=60.0) == RetryPolicy()
 
-    def test_from_settings(self, make_app):
-        """from_settings falls back to THORN_RETRY* for values not given."""
+    def test_from_options(self, make_app):
+        """from_options falls back to THORN_RETRY* for options that are None."""
         settings = make_app(THORN_RETRY=False, THORN_RETRY_MAX=3, THORN_RETRY_DELAY=2.0).settings
-        assert RetryPolicy(False, 3, 2.0) == RetryPolicy.from_settings(settings)
-        assert RetryPolicy(True, 3, 0.0) == RetryPolicy.from_settings(settings, True, None, 0.0)
-
-    def test_dict_round_trip(self):
-        """as_dict() is JSON-safe and from_dict() rebuilds the same policy."""
-        policy = RetryPolicy(retry=False, max_retries=4, delay=1.5)
-        data = json.loads(json.dumps(policy.as_dict()))
-        assert {"retry": False, "max_retries": 4, "delay": 1.5} == data
-        assert policy == RetryPolicy.from_dict(data)
+        assert RetryPolicy(False, 3, 2.0) == RetryPolicy.from_options(Options(), settings)
+        assert RetryPolicy(True, 3, 0.0) == RetryPolicy.from_options(
+            Options(retry=True, retry_delay=0.0), settings
+        )

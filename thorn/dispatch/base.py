@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from thorn._state import app_or_default
-from thorn.buffer import PendingEvent
-from thorn.exceptions import ImproperlyConfigured
-from thorn.request import Request, urlident
-from thorn.utils.log import get_logger
+from thorn.delivery.plan import plan_deliveries
+from thorn.generic.subscriber import subscribers_for_event
+from thorn.messages import Message, Options
+from thorn.request import Request
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
     from thorn.generic.models import AbstractSubscriber
 
 __all__ = ["Dispatcher"]
-
-logger = get_logger(__name__)
-
-#: Keyword arguments of :meth:`Dispatcher.send` that are given to each Request.
-REQUEST_OPTIONS = frozenset(
-    {
-        "headers",
-        "on_success",
-        "on_error",
-        "on_timeout",
-        "retry",
-        "retry_max",
-        "retry_delay",
-        "recipient_validators",
-        "allow_keepalive",
-        "user_agent",
-    }
-)
 
 
 class Dispatcher:
@@ -56,6 +38,31 @@ class Dispatcher:
         self.app = app_or_default(app)
         self.timeout = timeout
 
+    def message(
+        self,
+        event: str,
+        payload: Any,
+        sender: Any,
+        timeout: float | None = None,
+        context: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Message:
+        """Return the :class:`~thorn.messages.Message` of an event and its options.
+
+        Raises:
+            TypeError: for an unknown option.
+        """
+        return Message(
+            event,
+            payload,
+            sender,
+            Options(
+                timeout=self.timeout if timeout is None else timeout,
+                context=context or {},
+                **options,
+            ),
+        )
+
     def send(
         self,
         event: str,
@@ -65,43 +72,36 @@ class Dispatcher:
         context: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Any:
-        """Send ``event`` to its subscribers, or buffer it while buffering.
+        """Send ``event`` to its subscribers, or hold it while buffering.
 
+        ``options`` are those of :class:`~thorn.messages.Options`.
         Returns the list of :class:`~thorn.request.Request` objects made
         (empty while buffering).
-        """
-        unknown = set(options) - REQUEST_OPTIONS - {"extra_subscribers"}
-        if unknown:
-            raise TypeError(f"unexpected keyword arguments: {sorted(unknown)}")
-        options = {"timeout": timeout, "context": context, **options}
-        buffer = self.app.active_buffer
-        if buffer is not None:
-            buffer.pending.append(PendingEvent(self, event, payload, sender, options))
-            return []
-        return self.dispatch(event, payload, sender, **options)
 
-    def dispatch(self, event: str, payload: Any, sender: Any, **options: Any) -> Any:
-        """Deliver ``event`` now (``send`` without the buffer)."""
-        requests = self.prepare_requests(event, payload, sender, **options)
+        Raises:
+            TypeError: for an unknown option, or a payload that cannot be
+                encoded (nothing is sent).
+        """
+        message = self.message(event, payload, sender, timeout=timeout, context=context, **options)
+        if self.app.buffers.hold(self, message):
+            return []
+        return self.dispatch_message(message)
+
+    def dispatch_message(self, message: Message) -> Any:
+        """Deliver ``message`` now, one subscriber after another."""
+        requests = self.requests_for(message)
         for request in requests:
             self.dispatch_request(request)
         return requests
 
-    def flush(self, pending: list[PendingEvent]) -> None:
-        """Deliver buffered events, one after another.
+    def batches(self, messages: Sequence[Message]) -> list[list[Message]]:
+        """How held messages are sent when a buffer is flushed: one by one."""
+        return [[message] for message in messages]
 
-        Every event is attempted: one that fails (e.g. its subscriber
-        lookup raises) is logged, and the first error is raised at the end.
-        """
-        first_error: Exception | None = None
-        for item in pending:
-            try:
-                self.dispatch(item.event, item.payload, item.sender, **item.options)
-            except Exception as exc:
-                logger.exception("Sending buffered event %s failed", item.event)
-                first_error = first_error or exc
-        if first_error is not None:
-            raise first_error
+    def send_batch(self, batch: Sequence[Message]) -> None:
+        """Send one batch of :meth:`batches`."""
+        for message in batch:
+            self.dispatch_message(message)
 
     def subscribers_for_event(
         self,
@@ -111,9 +111,26 @@ class Dispatcher:
         extra_subscribers: Any = None,
     ) -> list[AbstractSubscriber]:
         """Return the subscribers of event ``name`` (see :mod:`thorn.generic.subscriber`)."""
-        from thorn.generic.subscriber import subscribers_for_event
-
         return subscribers_for_event(self.app, name, sender, context, extra_subscribers)
+
+    def requests_for(self, message: Message) -> list[Request]:
+        """Return one :class:`~thorn.request.Request` per subscriber of ``message``, by host.
+
+        The payload is encoded once per content type.
+
+        Raises:
+            TypeError: if the payload cannot be encoded (no request is made).
+        """
+        subscribers = self.subscribers_for_event(
+            message.event,
+            message.sender,
+            message.options.context,
+            message.options.extra_subscribers,
+        )
+        return [
+            Request.for_delivery(delivery, self.app)
+            for delivery in plan_deliveries(message, subscribers, self.app.encode)
+        ]
 
     def prepare_requests(
         self,
@@ -122,38 +139,12 @@ class Dispatcher:
         sender: Any,
         timeout: float | None = None,
         context: Mapping[str, Any] | None = None,
-        extra_subscribers: Any = None,
         **options: Any,
     ) -> list[Request]:
-        """Return one :class:`~thorn.request.Request` per subscriber, ordered by host.
-
-        The payload is encoded once per content type.
-
-        Raises:
-            TypeError: if the payload cannot be encoded (no request is sent).
-        """
-        subscribers = self.subscribers_for_event(event, sender, context, extra_subscribers)
-        bodies: dict[str, Any] = {}
-        requests = []
-        for subscriber in subscribers:
-            ctype = subscriber.content_type
-            if ctype not in bodies:
-                try:
-                    bodies[ctype] = self.app.encode(payload, ctype)
-                except ImproperlyConfigured:
-                    bodies[ctype] = payload  # no codec: this subscriber's delivery fails
-            requests.append(
-                self.app.Request(
-                    event,
-                    bodies[ctype],
-                    sender,
-                    subscriber,
-                    timeout=self.timeout if timeout is None else timeout,
-                    **options,
-                )
-            )
-        requests.sort(key=lambda request: urlident(request.url))
-        return requests
+        """Return one :class:`~thorn.request.Request` per subscriber, ordered by host."""
+        return self.requests_for(
+            self.message(event, payload, sender, timeout=timeout, context=context, **options)
+        )
 
     def dispatch_request(self, request: Request) -> Request:
         """Deliver one request (the default dispatcher does not retry)."""

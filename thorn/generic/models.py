@@ -6,8 +6,6 @@ import abc
 from collections.abc import Mapping
 from typing import Any
 
-from thorn._state import current_app
-
 __all__ = ["AbstractSubscriber", "SubscriberModelMixin", "pk_of"]
 
 
@@ -43,10 +41,6 @@ class AbstractSubscriber(abc.ABC):
         """Return a dictionary representation of the subscriber."""
 
     @abc.abstractmethod
-    def sign(self, message: str | bytes) -> str | bytes:
-        """Sign ``message`` with the subscriber's secret and digest."""
-
-    @abc.abstractmethod
     def user_ident(self) -> Any:
         """Return the owner's identity (a primary key), or ``None``."""
 
@@ -61,11 +55,6 @@ class SubscriberModelMixin:
     hmac_secret: str
     hmac_digest: str
     content_type: str
-
-    def sign(self, message: str | bytes) -> str | bytes:
-        """Sign ``message`` with the configured ``THORN_HMAC_SIGNER``."""
-        signed: str | bytes = current_app().hmac_sign(self.hmac_digest, self.hmac_secret, message)
-        return signed
 
     def user_ident(self) -> Any:
         """Return the owner's primary key, or ``None``."""

@@ -30,11 +30,13 @@ from thorn.decorators import WebhookCapable
 from thorn.dispatch.celery import WorkerDispatcher
 from thorn.django.models import Subscriber
 from thorn.generic.subscriber import StaticSubscriber, static_secret
+from thorn.validators import ensure_port, ensure_protocol
 
 from t.proj.blog.models import Account, Article, Author
 from t.proj.celery import (
     broken_subscribers,
     on_delivered,
+    on_failed,
     on_timed_out,
     raising_callback,
     subscribers_from_context,
@@ -551,6 +553,35 @@ def test_event_send_carries_headers_data_retry_options_and_timeout(
     assert "did not answer within 0.5s" in line
     assert 1 == log.count(f"thorn-test on_success order.placed {fast.url} 200")
     assert 1 == log.count(f"thorn-test on_timeout order.placed {slow.url}")
+
+
+def test_per_event_validators_survive_the_worker(
+    celery_worker_factory: WorkerFactory, receiver: Receiver
+) -> None:
+    """An Event's own recipient validators reach the worker intact, and are applied there.
+
+    The worker's settings validate nothing; the event allows only the
+    receiver's port, so the delivery to another port is refused and the
+    one to the receiver goes out.
+    """
+    allowed = subscribe(receiver, "order.placed", "/allowed")
+    refused = Subscriber.objects.create(
+        event="order.placed", url=f"http://127.0.0.1:{closed_port()}/refused"
+    )
+    worker = celery_worker_factory(settings={**WORKER_SETTINGS, "THORN_RECIPIENT_VALIDATORS": []})
+    event = Event(
+        "order.placed",
+        recipient_validators=[ensure_protocol("http"), ensure_port(receiver.port)],
+    )
+
+    event.send({"id": 3}, on_success=on_delivered, on_error=on_failed)
+
+    [received] = receiver.wait_for_path("/allowed", timeout=DEADLINE)
+    received.assert_signed_for(allowed)
+    refusal = f"thorn-test on_error order.placed {refused.url} Port of recipient URL"
+    wait_log(worker, lambda log: refusal in log, "the refusal of the other port")
+    assert "TypeError" not in worker.log()
+    assert 1 == worker.log().count(f"thorn-test on_success order.placed {allowed.url} 200")
 
 
 # -- subscribers that are not stored ---------------------------------------------------------

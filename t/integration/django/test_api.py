@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -1003,12 +1004,12 @@ class FakeResolver:
 
 
 @pytest.fixture
-def resolver(settings: Any, monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
+def resolver(settings: Any) -> Iterator[FakeResolver]:
     """The default recipient validators, with host names resolved by a fake resolver."""
     del settings.THORN_RECIPIENT_VALIDATORS  # back to thorn's defaults
     fake = FakeResolver()
-    monkeypatch.setitem(current_app().__dict__, "transport", Transport(resolver=fake))
-    return fake
+    with current_app().use_transport(Transport(resolver=fake)):
+        yield fake
 
 
 def url_error(response: Any) -> str:
@@ -1135,14 +1136,14 @@ def test_update_without_url_does_not_resolve(api, alice, resolver):
     assert [] == resolver.calls
 
 
-def test_without_validators_the_host_is_not_resolved(api, monkeypatch):
+def test_without_validators_the_host_is_not_resolved(api):
     """With THORN_RECIPIENT_VALIDATORS = [] (the conftest) only the scheme is checked: no DNS."""
     fake = FakeResolver()
     fake.answer = OSError("must not be called")
-    monkeypatch.setitem(current_app().__dict__, "transport", Transport(resolver=fake))
 
-    accepted = api.post(LIST, {**DOCS_EXAMPLE, "url": "https://hooks.example/"}, format="json")
-    refused = api.post(LIST, {**DOCS_EXAMPLE, "url": "ftp://hooks.example/"}, format="json")
+    with current_app().use_transport(Transport(resolver=fake)):
+        accepted = api.post(LIST, {**DOCS_EXAMPLE, "url": "https://hooks.example/"}, format="json")
+        refused = api.post(LIST, {**DOCS_EXAMPLE, "url": "ftp://hooks.example/"}, format="json")
 
     assert 201 == accepted.status_code
     assert "Only http and https" in url_error(refused)

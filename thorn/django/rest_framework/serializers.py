@@ -12,7 +12,6 @@ from thorn._state import current_app
 from thorn.conf import event_choices
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
 from thorn.exceptions import SecurityError
-from thorn.validators import check_addresses, validate_url
 
 __all__ = [
     "HMAC_SECRET_MAX_LENGTH",
@@ -94,8 +93,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         app = current_app()
         validators = app.settings.THORN_RECIPIENT_VALIDATORS
         try:
-            validate_url(value, validators)
-            check_addresses(value, validators, app.transport.resolver)
+            app.transport.check_recipient(value, validators)
         except SecurityError as exc:
             raise serializers.ValidationError(f"This URL is refused: {exc}") from exc
         except OSError as exc:

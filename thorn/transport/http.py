@@ -4,56 +4,27 @@ from __future__ import annotations
 
 import http.cookiejar
 import threading
+from collections.abc import Callable, Sequence
 from time import monotonic
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any
+from urllib.parse import urljoin
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
-from thorn._deadline import POOL_CLASSES, deadline
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
 from thorn.outcome import Outcome, parse_retry_after
-from thorn.validators import Address, Resolver, check_addresses, resolve
+from thorn.transport._deadline import deadline
+from thorn.transport.base import BaseTransport, HTTPRequest
+from thorn.transport.ssrf import PinnedAdapter, check_recipient, host_header
+from thorn.validators import Resolver, resolve
 
-if TYPE_CHECKING:
-    from thorn.request import Request
-
-__all__ = ["MAX_REDIRECTS", "Transport"]
+__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "MAX_REDIRECTS", "Transport"]
 
 #: Redirect hops followed at most, when redirects are allowed.
 MAX_REDIRECTS = 5
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Connects to the address that was checked, not to a new DNS answer.
-
-    The pool is keyed by that address and the hostname; TLS still sends the
-    hostname (SNI) and verifies the certificate against it.
-    """
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
-
-    def get_connection_with_tls_context(
-        self,
-        request: requests.PreparedRequest,
-        verify: bool | str | None,
-        proxies: Any = None,
-        cert: Any = None,
-    ) -> Any:
-        address = getattr(request, "thorn_address", None)
-        if address is None:
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(
-            request, True if verify is None else verify, cert
-        )
-        hostname = host_params["host"]
-        host_params["host"] = str(address)
-        pinned = {**pool_kwargs, "server_hostname": hostname, "assert_hostname": hostname}
-        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pinned)
+#: Bytes of an answer read at most, by default (``THORN_MAX_RESPONSE_SIZE``).
+DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024
 
 
 class _Session(requests.Session):
@@ -75,31 +46,27 @@ class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-def _host_header(url: str) -> str:
-    netloc = urlsplit(url).netloc
-    return netloc.rpartition("@")[2]
-
-
 def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, (TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError))
 
 
-class Transport:
-    """Delivers requests over HTTP(S) and returns an :class:`~thorn.outcome.Outcome`.
+class Transport(BaseTransport):
+    """Sends requests over HTTP(S) and returns an :class:`~thorn.outcome.Outcome`.
 
-    Every delivery goes through :meth:`send`.  It checks the recipient
-    (URL validators on the URL, address validators on every address the
-    host resolves to), connects to an address that passed, verifies TLS,
-    reads at most ``max_response_size`` bytes of the answer, and follows
-    redirects only when allowed, checking every hop the same way.
-    Connections are kept alive per thread and host.
+    :meth:`send` checks the recipient (URL validators on the URL, address
+    validators on every address the host resolves to), connects to an
+    address that passed, verifies TLS, reads at most ``max_response_size``
+    bytes of the answer, and follows redirects only when allowed, checking
+    every hop the same way.  Connections are kept alive per thread and host.
+
+    A :class:`~thorn.Thorn` app makes one from its settings
+    (``THORN_ALLOW_REDIRECTS``, ``THORN_MAX_RESPONSE_SIZE``) unless it is
+    given a transport.
 
     Arguments:
-        allow_redirects: Follow redirects; ``None`` reads the request's
-            ``THORN_ALLOW_REDIRECTS`` setting at every delivery.
+        allow_redirects: Follow redirects.
         max_redirects: Hops followed at most.
-        max_response_size: Bytes of a response body read at most;
-            ``None`` reads ``THORN_MAX_RESPONSE_SIZE`` at every delivery.
+        max_response_size: Bytes of a response body read at most.
         resolver: ``resolver(host, port) -> [addresses]``; the system
             resolver by default (tests inject their own).
         verify: TLS verification: ``True``, or a CA bundle path.
@@ -110,9 +77,9 @@ class Transport:
     def __init__(
         self,
         *,
-        allow_redirects: bool | None = None,
+        allow_redirects: bool = False,
         max_redirects: int = MAX_REDIRECTS,
-        max_response_size: int | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         resolver: Resolver | None = None,
         verify: bool | str = True,
     ) -> None:
@@ -129,7 +96,7 @@ class Transport:
         session.trust_env = False  # no proxies or .netrc from the environment
         session.cookies.set_policy(_RejectAllCookies())
         session.headers["Accept-Encoding"] = "identity"
-        adapter = _PinnedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+        adapter = PinnedAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -149,20 +116,17 @@ class Transport:
             session.close()
             del self._local.session
 
-    def check_recipient(self, request: Request, url: str) -> Address | None:
-        """Validate ``url`` for ``request``; return the address to connect to.
-
-        Returns ``None`` when no validator checks addresses (the host is
-        then resolved by the connection itself).
+    def check_recipient(self, url: str, validators: Sequence[Callable[..., Any]]) -> None:
+        """Refuse ``url`` as :meth:`send` would: the URL, then every address of its host.
 
         Raises:
-            SecurityError: if a validator refuses the URL or any address.
+            SecurityError: if a validator refuses the URL or an address.
+            OSError: if the host cannot be resolved.
         """
-        request.validate_recipient(url)
-        return check_addresses(url, request.recipient_validators, self.resolver)
+        check_recipient(url, validators, self.resolver)
 
-    def send(self, request: Request) -> Outcome:
-        """Deliver ``request`` once; never raises for a failed delivery.
+    def send(self, request: HTTPRequest) -> Outcome:
+        """Send ``request`` once; never raises for a failed delivery.
 
         The whole attempt (connect, redirects, sending, reading the answer)
         lasts at most ``request.timeout`` seconds.
@@ -170,10 +134,8 @@ class Transport:
         started = monotonic()
         response = None
         try:
-            body = request.body
-            headers = request.headers_for(body)
             with deadline(started + request.timeout):
-                response = self._post_following_redirects(request, body, headers)
+                response = self._send_following_redirects(request)
             status = response.status_code
             if not 200 <= status < 300:
                 raise HTTPStatusError(
@@ -208,16 +170,11 @@ class Transport:
             response=response,
         )
 
-    def _post_following_redirects(
-        self, request: Request, body: bytes, headers: dict[str, str]
-    ) -> requests.Response:
+    def _send_following_redirects(self, request: HTTPRequest) -> requests.Response:
         url = request.url
-        allow_redirects = self.allow_redirects
-        if allow_redirects is None:
-            allow_redirects = request.app.settings.THORN_ALLOW_REDIRECTS
         for _hop in range(self.max_redirects + 1):
-            response = self._post(request, url, body, headers)
-            if not (allow_redirects and response.is_redirect):
+            response = self._send(request, url)
+            if not (self.allow_redirects and response.is_redirect):
                 return response
             try:
                 url = urljoin(url, response.headers["Location"])
@@ -231,18 +188,16 @@ class Transport:
             response=response,
         )
 
-    def _post(
-        self, request: Request, url: str, body: bytes, headers: dict[str, str]
-    ) -> requests.Response:
-        address = self.check_recipient(request, url)
-        session = self.session if request.allow_keepalive else self.new_session()
+    def _send(self, request: HTTPRequest, url: str) -> requests.Response:
+        address = check_recipient(url, request.recipient_validators, self.resolver)
+        session = self.session if request.keepalive else self.new_session()
         prepared = session.prepare_request(
-            requests.Request("POST", url, data=body, headers=headers)
+            requests.Request(request.method, url, data=request.body, headers=dict(request.headers))
         )
         if address is not None:
             prepared.thorn_address = address  # type: ignore[attr-defined]
-            prepared.headers["Host"] = _host_header(url)
-        if not request.allow_keepalive:
+            prepared.headers["Host"] = host_header(url)
+        if not request.keepalive:
             prepared.headers["Connection"] = "close"
         try:
             response = session.send(
@@ -252,17 +207,15 @@ class Transport:
                 stream=True,
                 verify=self.verify,
             )
-            self._read_capped(response, request)
+            self._read_capped(response)
         finally:
-            if not request.allow_keepalive:
+            if not request.keepalive:
                 session.close()
         return response
 
-    def _read_capped(self, response: requests.Response, request: Request) -> None:
+    def _read_capped(self, response: requests.Response) -> None:
         """Read at most ``max_response_size`` bytes, then let the connection go."""
         cap = self.max_response_size
-        if cap is None:
-            cap = int(request.app.settings.THORN_MAX_RESPONSE_SIZE)
         content = response.raw.read(cap + 1, decode_content=True)
         if len(content) > cap:
             content = content[:cap]

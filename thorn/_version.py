@@ -1,0 +1,3 @@
+"""The version of thorn, in one place (setup.py reads it from here)."""
+
+__version__ = "2.0.0.dev0"
