@@ -157,7 +157,7 @@ def webhook_model(*args: Any, **options: Any) -> Any:
 
     Keyword Arguments:
         on_*: Events (keyword arguments win over the nested class).
-        reverse: Default ``reverse(instance, app=...)`` for the ``ref``.
+        reverse: Default ``reverse(instance)`` for the ``ref`` (see :class:`~thorn.ModelEvent`).
         sender_field: Default dotted path to the sender.
 
     Raises:

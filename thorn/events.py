@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -218,7 +219,7 @@ class ModelWebhooks:
     a model without ``@webhook_model`` gets these defaults.
     """
 
-    #: Default ``reverse(instance, app=...)`` for the ``ref``.
+    #: Default ``reverse(instance)`` for the ``ref``.
     reverse: Callable[..., Any] | None = None
     #: Default dotted path to the sender.
     sender_field: str | None = None
@@ -263,9 +264,9 @@ class ModelEvent(Event):
             the instances to send for; they are AND-ed.
 
     Keyword Arguments:
-        reverse: A function ``reverse(instance, app=...)`` returning the
-            URL of an instance (the ``ref``), e.g. a
-            :class:`~thorn.model_reverser`.  It wins over the model's
+        reverse: A function that takes a model instance and returns its
+            URL (the ``ref``), e.g. a :class:`~thorn.model_reverser`; it is
+            given ``app=`` too when it takes it.  It wins over the model's
             ``reverse``; ``instance.get_absolute_url()`` is used otherwise.
         sender_field: Dotted path to the user who sends the event, e.g.
             ``"author.account.user"``.  It wins over the model's
@@ -502,11 +503,15 @@ class ModelEvent(Event):
         The event's ``reverse``, else the model's, else
         ``instance.get_absolute_url()``; a path is made absolute with
         ``THORN_BASE_URL`` (or the current ``Site`` when
-        ``django.contrib.sites`` is installed).
+        ``django.contrib.sites`` is installed).  A ``reverse`` is called
+        as ``reverse(instance)``, with ``app=`` too when it takes it (as a
+        :class:`~thorn.model_reverser` does).
         """
         app = app_or_default(self.app)
         reverse = self.reverse or self._webhooks(instance).reverse
-        url = reverse(instance, app=app) if reverse is not None else None
+        url = None
+        if reverse is not None:
+            url = reverse(instance, app=app) if takes_app(reverse) else reverse(instance)
         if not url and hasattr(instance, "get_absolute_url"):
             url = instance.get_absolute_url()
         return app.absolute_url(str(url)) if url else None
@@ -544,6 +549,19 @@ class ModelEvent(Event):
     ) -> Any:
         """Send the event for ``instance`` now, as its signal would (without the filter)."""
         return self.send_message(self.prepare_message(instance, context), **kwargs)
+
+
+@functools.lru_cache(maxsize=256)
+def takes_app(fun: Callable[..., Any]) -> bool:
+    """Tell whether ``fun`` takes an ``app`` keyword argument (or any keyword argument)."""
+    try:
+        parameters = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return any(
+        parameter.name == "app" or parameter.kind is inspect.Parameter.VAR_KEYWORD
+        for parameter in parameters
+    )
 
 
 def sender_name(sender: Any) -> Any:

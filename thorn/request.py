@@ -12,6 +12,7 @@ from thorn.delivery.policy import RetryPolicy, judge
 from thorn.delivery.sign import delivery_headers, signature_headers
 from thorn.messages import Delivery, Options, decode_delivery, encode_delivery, new_id
 from thorn.transport.base import HTTPRequest
+from thorn.utils.redact import redact_url
 from thorn.validators import validate_url
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class Request:
         return request
 
     def __repr__(self) -> str:
-        return f"<Request: {self.event} -> {self.url} ({self.id})>"
+        return f"<Request: {self.event} -> {redact_url(self.url)} ({self.id})>"
 
     # -- the delivery
 
@@ -306,12 +307,12 @@ class Request:
         return cls.for_delivery(decode_delivery(data, subscriber), app_or_default(app))
 
     def describe(self) -> dict[str, Any]:
-        """Return a log-safe description of the delivery (no secret)."""
+        """Return a log-safe description of the delivery (no secret, a redacted URL)."""
         outcome = self.outcome
         return {
             "id": self.id,
             "event": self.event,
-            "url": self.url,
+            "url": redact_url(self.url),
             "subscription": str(self.subscriber.uuid),
             "status": outcome and outcome.status,
             "error": outcome and outcome.error_class,

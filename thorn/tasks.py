@@ -31,6 +31,7 @@ from thorn.messages import Message, decode_delivery, decode_message, encode_deli
 from thorn.request import Request
 from thorn.utils.functional import chunks
 from thorn.utils.log import get_logger
+from thorn.utils.redact import redact_url
 
 __all__ = [
     "WorkerDispatcher",
@@ -99,7 +100,7 @@ class WorkerDispatcher(BaseDispatcher):
                     logger.info(
                         "Not delivering %s to %s: the subscription is gone",
                         item["event"],
-                        item["subscriber"]["url"],
+                        redact_url(item["subscriber"]["url"]),
                     )
                     continue
                 delivery = decode_delivery(item, subscriber)
@@ -165,7 +166,9 @@ def dispatch_requests(reqs: list[dict[str, Any]]) -> None:
                 _schedule_retry(request, verdict.retry_in)
             except Exception:  # the other retries of the chunk are still published
                 logger.exception(
-                    "Scheduling a retry of %s to %s failed", request.event, request.url
+                    "Scheduling a retry of %s to %s failed",
+                    request.event,
+                    redact_url(request.url),
                 )
 
 

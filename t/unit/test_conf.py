@@ -30,6 +30,7 @@ DOCUMENTED_DEFAULTS = {
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
     "THORN_MAX_RESPONSE_SIZE": 65536,
+    "THORN_PUBLISH_TIMEOUT": 2.0,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),
         ("ensure_protocol", ("http", "https")),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thorn.utils.log import get_logger
+from thorn.utils.redact import redact_url
 
 if TYPE_CHECKING:
     from thorn.conf import Settings
@@ -111,7 +112,7 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
         logger.debug(
             "Delivered %s to %s: %s in %.3fs",
             request.event,
-            request.url,
+            redact_url(request.url),
             outcome.status,
             outcome.latency,
             extra=extra,
@@ -120,7 +121,7 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
         logger.info(
             "Delivery of %s to %s failed (will retry): %s",
             request.event,
-            request.url,
+            redact_url(request.url),
             outcome.error,
             extra=extra,
         )
@@ -128,7 +129,7 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
         logger.error(
             "Gave up delivering %s to %s (subscription %s) after %d attempts: %s",
             request.event,
-            request.url,
+            redact_url(request.url),
             request.subscriber.uuid,
             request.delivery.attempt,
             outcome.error,
@@ -138,7 +139,7 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
         logger.error(
             "Delivery of %s to %s failed: %s",
             request.event,
-            request.url,
+            redact_url(request.url),
             outcome.error,
             extra=extra,
         )
@@ -154,6 +155,6 @@ def _callback(request: Request, callback: Any, *args: Any) -> None:
             "Callback %r of the delivery of %s to %s raised",
             callback,
             request.event,
-            request.url,
+            redact_url(request.url),
             extra={"delivery": request.describe()},
         )

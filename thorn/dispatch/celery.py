@@ -14,16 +14,72 @@ the settings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import contextvars
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
+from typing import Any, TypeVar
 
 from thorn import tasks
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
 from thorn.messages import Message, encode_message
 from thorn.tasks import WorkerDispatcher
 from thorn.utils.functional import chunks
+from thorn.utils.log import get_logger
 
-__all__ = ["Dispatcher", "WorkerDispatcher"]
+__all__ = ["PUBLISHERS", "Dispatcher", "WorkerDispatcher", "publish"]
+
+logger = get_logger(__name__)
+
+_T = TypeVar("_T")
+
+#: Threads that publish at once, per process (those stalled by a broker included).
+PUBLISHERS = 4
+
+_publishers_lock = threading.Lock()
+_publishers: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _publishers
+    with _publishers_lock:
+        if _publishers is None:
+            _publishers = ThreadPoolExecutor(PUBLISHERS, thread_name_prefix="thorn-publish")
+        return _publishers
+
+
+def _report_late(what: str, future: Future[Any]) -> None:
+    error = future.exception()
+    if error is None:
+        logger.info("%s was published after all, later than THORN_PUBLISH_TIMEOUT", what)
+    else:
+        logger.error("%s was not published: %s", what, error)
+
+
+def publish(send: Callable[[], _T], what: str, timeout: float) -> _T | None:
+    """Call ``send()`` (a publish to the broker), waiting ``timeout`` seconds at most.
+
+    A broker that accepts connections but does not answer would otherwise
+    hold the caller (a ``save()``'s commit) for as long as the connection
+    lasts.  Past ``timeout`` a warning says ``what`` was not published, and
+    ``None`` is returned; the publish goes on in the background, and its end
+    is logged: at ``INFO`` when it went out after all, at ``ERROR`` when it
+    failed.  An error raised within ``timeout`` is raised here.
+    """
+    future = _executor().submit(contextvars.copy_context().run, send)
+    try:
+        return future.result(timeout)
+    except FutureTimeout:
+        logger.warning(
+            "%s was not published within %ss (THORN_PUBLISH_TIMEOUT): "
+            "the broker does not answer; still trying in the background",
+            what,
+            timeout,
+        )
+        future.add_done_callback(partial(_report_late, what))
+        return None
 
 
 class Dispatcher(BaseDispatcher):
@@ -31,8 +87,9 @@ class Dispatcher(BaseDispatcher):
 
     :meth:`~thorn.dispatch.base.Dispatcher.send` returns the
     :class:`~celery.result.AsyncResult` of the ``send_event`` task (``[]``
-    while buffering).  When the broker cannot be
-    reached, the error is raised: a model event logs it (or raises it with
+    while buffering, ``None`` when publishing took longer than
+    ``THORN_PUBLISH_TIMEOUT``).  When the broker cannot be reached, the
+    error is raised: a model event logs it (or raises it with
     ``propagate_errors``), and that event is not delivered.
 
     Raises:
@@ -42,13 +99,28 @@ class Dispatcher(BaseDispatcher):
     """
 
     def dispatch_message(self, message: Message) -> Any:
-        """Publish ``message`` as one ``send_event`` task."""
-        return tasks.send_event.apply_async(kwargs=encode_message(message))
+        """Publish ``message`` as one ``send_event`` task (see :meth:`publish`)."""
+        kwargs = encode_message(message)
+        return self.publish(
+            partial(tasks.send_event.apply_async, kwargs=kwargs), f"Event {message.event}"
+        )
 
     def batches(self, messages: Sequence[Message]) -> list[list[Message]]:
         """Held messages go out ``THORN_CHUNKSIZE`` to a broker message."""
         return list(chunks(iter(messages), self.app.settings.THORN_CHUNKSIZE))
 
     def send_batch(self, batch: Sequence[Message]) -> None:
-        """Publish a batch as one ``send_events`` task."""
-        tasks.send_events.apply_async(args=([encode_message(message) for message in batch],))
+        """Publish a batch as one ``send_events`` task (see :meth:`publish`)."""
+        messages = [encode_message(message) for message in batch]
+        names = ", ".join(message.event for message in batch)
+        self.publish(partial(tasks.send_events.apply_async, args=(messages,)), f"Events {names}")
+
+    def publish(self, send: Callable[[], _T], what: str) -> _T | None:
+        """Publish with :func:`publish`, bounded by ``THORN_PUBLISH_TIMEOUT``.
+
+        With Celery's ``task_always_eager`` the task runs here and now,
+        without a bound.
+        """
+        if tasks.send_event.app.conf.task_always_eager:
+            return send()
+        return publish(send, what, float(self.app.settings.THORN_PUBLISH_TIMEOUT))

@@ -9,10 +9,12 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from thorn._state import current_app
 from thorn.conf import event_choices
 from thorn.django.models import Subscriber
+from thorn.utils.redact import redact_url
 
 __all__ = ["SubscriberAdmin"]
 
@@ -26,11 +28,12 @@ else:  # ModelAdmin is generic only in django-stubs
 class SubscriberAdmin(_ModelAdmin):
     """Subscriptions: filtered by event and content type, searched by URL.
 
-    The HMAC secret is not shown in the list.  With ``THORN_EVENT_CHOICES``
+    The HMAC secret is not shown in the list, nor the credentials a URL
+    may carry (see :func:`~thorn.utils.redact.redact_url`).  With ``THORN_EVENT_CHOICES``
     set, the event is chosen from a list.
     """
 
-    list_display = ("event", "url", "user", "content_type", "hmac_digest", "updated_at")
+    list_display = ("event", "display_url", "user", "content_type", "hmac_digest", "updated_at")
     list_filter = ("event", "content_type", "hmac_digest")
     search_fields = ("url",)
     readonly_fields = ("uuid", "created_at", "updated_at")
@@ -46,6 +49,11 @@ class SubscriberAdmin(_ModelAdmin):
         "created_at",
         "updated_at",
     )
+
+    @admin.display(description=_("URL"), ordering="url")
+    def display_url(self, subscriber: Subscriber) -> str:
+        """The URL without its credentials (userinfo, secret-looking parameters)."""
+        return redact_url(subscriber.url)
 
     def formfield_for_dbfield(
         self, db_field: models.Field[Any, Any], request: HttpRequest, **kwargs: Any

@@ -17,6 +17,7 @@ from thorn.django.managers import SubscriberManager
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import is_event_pattern
 from thorn.utils import hmac
+from thorn.utils.redact import redact_url
 
 __all__ = [
     "CHAR_MAX_LENGTH",
@@ -121,7 +122,7 @@ class Subscriber(models.Model, SubscriberModelMixin):
         verbose_name_plural = _("subscribers")
 
     def __str__(self) -> str:
-        return f"{self.event} -> {Truncator(self.url).chars(43)}"
+        return f"{self.event} -> {Truncator(redact_url(self.url)).chars(43)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, storing ``hmac_digest`` in lower case."""

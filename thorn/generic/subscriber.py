@@ -15,6 +15,7 @@ from thorn.conf import MIME_JSON
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin, pk_of
 from thorn.utils.imports import import_string
+from thorn.utils.redact import redact_url
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
@@ -80,6 +81,11 @@ class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
     content_type: str = MIME_JSON
     user: Any = None
     uuid: uuid_module.UUID = field(default=None)  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        # Never the secret, and the URL without its credentials.
+        url = redact_url(self.url)
+        return f"StaticSubscriber(url={url!r}, event={self.event!r}, uuid={self.uuid!r})"
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url:

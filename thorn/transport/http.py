@@ -17,6 +17,7 @@ from thorn.outcome import Outcome, parse_retry_after
 from thorn.transport._deadline import deadline
 from thorn.transport.base import BaseTransport, HTTPRequest
 from thorn.transport.ssrf import PinnedAdapter, check_recipient, host_header
+from thorn.utils.redact import redact_text, redact_url
 from thorn.validators import Resolver, resolve
 
 __all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "MAX_REDIRECTS", "Transport"]
@@ -139,7 +140,7 @@ class Transport(BaseTransport):
             status = response.status_code
             if not 200 <= status < 300:
                 raise HTTPStatusError(
-                    f"{request.url} answered {status} {response.reason}",
+                    f"{redact_url(request.url)} answered {status} {response.reason}",
                     request=request,
                     response=response,
                 )
@@ -151,10 +152,15 @@ class Transport(BaseTransport):
             error: DeliveryError
             if _is_timeout(exc) or monotonic() - started >= request.timeout:
                 error = DeliveryTimeout(
-                    f"{request.url} did not answer within {request.timeout}s", request=request
+                    f"{redact_url(request.url)} did not answer within {request.timeout}s",
+                    request=request,
                 )
             else:
-                error = DeliveryError(f"{request.url}: {exc}", request=request, response=response)
+                error = DeliveryError(
+                    f"{redact_url(request.url)}: {redact_text(str(exc), request.url)}",
+                    request=request,
+                    response=response,
+                )
             error.__cause__ = exc
             return self._outcome(started, error, response)
         return self._outcome(started, None, response)
@@ -180,10 +186,12 @@ class Transport(BaseTransport):
                 url = urljoin(url, response.headers["Location"])
             except ValueError as exc:
                 raise DeliveryError(
-                    f"{request.url}: invalid redirect location", request=request, response=response
+                    f"{redact_url(request.url)}: invalid redirect location",
+                    request=request,
+                    response=response,
                 ) from exc
         raise DeliveryError(
-            f"{request.url}: more than {self.max_redirects} redirects",
+            f"{redact_url(request.url)}: more than {self.max_redirects} redirects",
             request=request,
             response=response,
         )

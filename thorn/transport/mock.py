@@ -13,6 +13,7 @@ from requests.structures import CaseInsensitiveDict
 from thorn.exceptions import DeliveryError, HTTPStatusError, ThornError
 from thorn.outcome import Outcome, parse_retry_after
 from thorn.transport.base import BaseTransport, HTTPRequest
+from thorn.utils.redact import redact_text, redact_url
 
 __all__ = ["MockResponse", "MockTransport"]
 
@@ -77,7 +78,9 @@ class MockTransport(BaseTransport):
         except ThornError as exc:
             return Outcome(latency=monotonic() - started, error=exc)
         except Exception as exc:
-            error = DeliveryError(f"{request.url}: {exc}", request=request)
+            error = DeliveryError(
+                f"{redact_url(request.url)}: {redact_text(str(exc), request.url)}", request=request
+            )
             error.__cause__ = exc
             return Outcome(latency=monotonic() - started, error=error)
         if not isinstance(answer, MockResponse):
@@ -86,7 +89,7 @@ class MockTransport(BaseTransport):
         failure = None
         if not 200 <= answer.status < 300:
             failure = HTTPStatusError(
-                f"{request.url} answered {answer.status} {response.reason}",
+                f"{redact_url(request.url)} answered {answer.status} {response.reason}",
                 request=request,
                 response=response,
             )

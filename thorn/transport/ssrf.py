@@ -52,6 +52,7 @@ class PinnedAdapter(HTTPAdapter):
     """
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Make the pool manager, with connections that obey the delivery's deadline."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
 

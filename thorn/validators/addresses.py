@@ -15,6 +15,7 @@ from typing import TypeAlias
 from urllib.parse import SplitResult, urlsplit
 
 from thorn.exceptions import SecurityError
+from thorn.utils.redact import redact_url
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -70,9 +71,9 @@ def split_url(url: str) -> tuple[SplitResult, str, int | None]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise SecurityError(f"Recipient URL {url} is not valid: {exc}") from exc
+        raise SecurityError(f"Recipient URL {redact_url(url)} is not valid: {exc}") from exc
     if not parts.hostname:
-        raise SecurityError(f"Recipient URL {url} has no host")
+        raise SecurityError(f"Recipient URL {redact_url(url)} has no host")
     # Parsers disagree on backslashes, spaces and control characters in the
     # authority; refuse them rather than guess which host a client would use.
     # A "%" outside an IPv6 zone id ("%31%32%37.0.0.1") may or may not be
@@ -80,7 +81,7 @@ def split_url(url: str) -> tuple[SplitResult, str, int | None]:
     if any(char == "\\" or char <= " " or char == "\x7f" for char in parts.netloc) or (
         "%" in parts.hostname and ":" not in parts.hostname
     ):
-        raise SecurityError(f"Recipient URL {url} has an ambiguous host")
+        raise SecurityError(f"Recipient URL {redact_url(url)} has an ambiguous host")
     return parts, parts.hostname, port
 
 
@@ -121,7 +122,7 @@ def resolve_url(url: str, resolver: Resolver = resolve) -> list[Address]:
         port = DEFAULT_PORTS.get(parts.scheme, 0)
     addresses = list(resolver(host, port))
     if not addresses:
-        raise SecurityError(f"Host of recipient {url} resolved to no address")
+        raise SecurityError(f"Host of recipient {redact_url(url)} resolved to no address")
     return addresses
 
 

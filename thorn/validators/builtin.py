@@ -7,6 +7,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from thorn.exceptions import ImproperlyConfigured, SecurityError
+from thorn.utils.redact import redact_url
 from thorn.validators.addresses import (
     DEFAULT_PORTS,
     Address,
@@ -36,7 +37,8 @@ class _ProtocolValidator(RecipientValidator):
             scheme = ""
         if scheme not in self.args:
             raise SecurityError(
-                f"Protocol of recipient URL {url} not allowed (allowed: {', '.join(self.args)})"
+                f"Protocol of recipient URL {redact_url(url)} not allowed "
+                f"(allowed: {', '.join(self.args)})"
             )
 
 
@@ -80,7 +82,9 @@ class _PortValidator(RecipientValidator):
             port = DEFAULT_PORTS.get(parts.scheme)
         if port not in self.args:
             allowed = ", ".join(map(str, self.args))
-            raise SecurityError(f"Port of recipient URL {url} not allowed (allowed: {allowed})")
+            raise SecurityError(
+                f"Port of recipient URL {redact_url(url)} not allowed (allowed: {allowed})"
+            )
 
 
 def ensure_port(*allowed: int | str) -> RecipientValidator:
@@ -128,10 +132,13 @@ class _InternalIPValidator(RecipientValidator):
         _, host, _ = split_url(url)
         name = host.rstrip(".")
         if name == "localhost" or name.endswith(".localhost"):
-            raise SecurityError(f"Host of recipient {url} is private: {host} is a loopback name")
+            raise SecurityError(
+                f"Host of recipient {redact_url(url)} is private: {host} is a loopback name"
+            )
         if is_numeric_host(host):
             raise SecurityError(
-                f"Host of recipient {url} is refused: {host} is not a canonical IP address"
+                f"Host of recipient {redact_url(url)} is refused: "
+                f"{host} is not a canonical IP address"
             )
 
     def validate_address(self, url: str, address: Address) -> None:
@@ -141,7 +148,9 @@ class _InternalIPValidator(RecipientValidator):
         self.validate_url(url)
         reason = why_internal(address)
         if reason is not None:
-            raise SecurityError(f"IP address of recipient {url}={address} is private: {reason}")
+            raise SecurityError(
+                f"IP address of recipient {redact_url(url)}={address} is private: {reason}"
+            )
 
 
 def block_internal_ips() -> RecipientValidator:
@@ -193,7 +202,8 @@ class _NetworkValidator(RecipientValidator):
             for network in self.networks:
                 if candidate in network:
                     raise SecurityError(
-                        f"IP address of recipient {url}={address} is in network {network}"
+                        f"IP address of recipient {redact_url(url)}={address} "
+                        f"is in network {network}"
                     )
 
 

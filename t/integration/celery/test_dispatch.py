@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import socket
 import time
 import uuid
@@ -42,7 +43,7 @@ from t.proj.celery import (
     subscribers_from_context,
 )
 from t.receiver import Answer, Received, Receiver
-from t.services import CeleryWorker, WorkerFactory
+from t.services import CeleryWorker, RedisServer, WorkerFactory
 
 pytestmark = [
     pytest.mark.celery,
@@ -469,6 +470,54 @@ def test_broker_outage_with_propagate_errors_rolls_back(
 
     assert not Article.objects.filter(title="Rolled back").exists()
     assert elapsed < 5.0, f"the save waited {elapsed:.2f}s for the broker"
+
+
+def test_stalled_broker_holds_the_commit_no_longer_than_the_publish_timeout(
+    settings: Any, celery_app: Celery, celery_queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis that accepts connections but does not answer (SIGSTOP) holds a commit ~0.5s.
+
+    The publish goes on in the background: once Redis is resumed the message
+    is in the queue, and no failure is reported for it.
+    """
+    settings.THORN_PUBLISH_TIMEOUT = 0.5
+    caplog.set_level(logging.INFO, logger="thorn")
+    with RedisServer() as stalled:
+        app = Celery("thorn-stalled-broker", set_as_current=False)
+        app.conf.update(
+            broker_url=stalled.url,
+            task_serializer="json",
+            accept_content=["json"],
+            task_default_queue=celery_queue,
+        )
+        app.set_current()
+        assert stalled.process is not None
+        stalled.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            article = Article.objects.create(title="Stalled")  # autocommit: sent on commit
+            elapsed = time.monotonic() - started
+        finally:
+            stalled.process.send_signal(signal.SIGCONT)
+            celery_app.set_current()
+
+        assert 0.4 < elapsed < 2.0, f"the commit waited {elapsed:.2f}s"
+        assert Article.objects.filter(pk=article.pk).exists()
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert ["Event article.created was not published within 0.5s"] == [
+            r.getMessage().partition(" (")[0] for r in warnings
+        ]
+        with stalled.client() as client:
+            deadline = time.monotonic() + DEADLINE
+            while client.llen(celery_queue) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert 1 == client.llen(celery_queue)  # it went out after all
+        deadline = time.monotonic() + DEADLINE
+        while not any("published after all" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the late publish was not reported"
+            time.sleep(0.05)
+        assert [] == [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        app.close()
 
 
 # -- other pools ------------------------------------------------------------------------

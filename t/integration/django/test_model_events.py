@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from thorn import ModelEvent
 from thorn.django.models import Subscriber
 from thorn.utils.hmac import verify
 
@@ -601,6 +602,20 @@ def test_per_event_reverse_wins_over_model_reverse(receiver, subscribe):
         changed.header("Hook-Event"),
         changed.json()["ref"],
     )
+
+
+def test_plain_one_argument_reverse_is_the_ref(receiver, subscribe):
+    """A reverse documented as "a function that takes a model instance" works as written."""
+    article = Article.objects.create(title="Shared")
+    subscribe("article.shared")
+
+    def shared_url(instance):
+        return f"/shared/{instance.uuid}/"
+
+    ModelEvent("article.shared", reverse=shared_url).send_from_instance(article)
+
+    [received] = receiver.wait_for_path("/hook")
+    assert f"/shared/{article.uuid}/" == received.json()["ref"]
 
 
 # -- subscription patterns --------------------------------------------------------------
