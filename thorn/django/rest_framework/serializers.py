@@ -22,8 +22,10 @@ __all__ = [
     "serializer_for",
 ]
 
-#: Bounds of a secret chosen by the subscriber (the default has 64 characters).
-HMAC_SECRET_MIN_LENGTH = 16
+#: Bounds of a secret chosen by the subscriber.  Any non-empty secret is
+#: accepted, as in Thorn 1.5 (the docs recommend long ones, and generated
+#: secrets have 64 characters), up to a length that keeps requests small.
+HMAC_SECRET_MIN_LENGTH = 1
 HMAC_SECRET_MAX_LENGTH = 512
 
 
@@ -35,7 +37,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     timestamps are read-only.  The ``url`` must be ``http(s)`` and pass the
     recipient validators now, so an internal address is refused when
     subscribing, not at the first delivery.  ``hmac_digest`` is accepted in
-    any case and stored in lower case.
+    any case and stored in lower case.  A chosen ``hmac_secret`` may have
+    1 to 512 characters, kept as sent, but must not be blank.
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -102,6 +105,12 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             raise serializers.ValidationError(
                 f"The host of this URL cannot be resolved: {exc}"
             ) from exc
+        return value
+
+    def validate_hmac_secret(self, value: str) -> str:
+        """Any secret that is not blank, kept exactly as sent (spaces included)."""
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.", code="blank")
         return value
 
     def validate_hmac_digest(self, value: str) -> str:
