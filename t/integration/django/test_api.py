@@ -445,16 +445,53 @@ def test_patch_validates_what_it_changes(api, alice):
     assert before == row_of(subscriber)
 
 
-def test_post_to_a_detail_url_is_405(api, alice):
-    """POST /hooks/<id>/ is not an update (the docs say it is): 405, nothing changes."""
-    subscriber = owned(alice)
+def test_post_to_a_subscription_updates_it_like_patch(api, alice):
+    """POST /hooks/<id>/ {"event"} (1.5's documented POST|PATCH): 200, only the event changes."""
+    subscriber = owned(alice, hmac_secret=SECRET)
     before = row_of(subscriber)
 
     response = api.post(detail(subscriber.uuid), {"event": "article.removed"}, format="json")
 
-    assert 405 == response.status_code
-    assert before == row_of(subscriber)
+    assert 200 == response.status_code
+    body = response.json()
+    assert DOC_KEYS == list(body)
+    assert ("article.removed", str(subscriber.uuid)) == (body["event"], body["id"])
+    after = row_of(subscriber)
+    assert {**before, "event": "article.removed", "updated_at": after["updated_at"]} == after
     assert 1 == Subscriber.objects.count()
+
+
+def test_post_to_a_subscription_accepts_a_form(api, alice):
+    """POST /hooks/<id>/ with a form body (as a browser would send it) updates like PATCH."""
+    subscriber = owned(alice)
+
+    response = api.post(detail(subscriber.uuid), {"url": "https://form.example/hook"})
+
+    assert 200 == response.status_code
+    assert "https://form.example/hook" == row_of(subscriber)["url"]
+
+
+def test_post_to_a_subscription_validates_what_it_changes(api, alice):
+    """POST /hooks/<id>/ with an invalid value is a 400 on that field and changes nothing."""
+    subscriber = owned(alice)
+    before = row_of(subscriber)
+
+    response = api.post(detail(subscriber.uuid), {"hmac_digest": "md5"}, format="json")
+
+    assert 400 == response.status_code
+    assert ["hmac_digest"] == list(errors_of(response))
+    assert before == row_of(subscriber)
+
+
+def test_detail_allows_post(api, alice):
+    """OPTIONS /hooks/<id>/ lists POST among the allowed methods, next to PUT and PATCH."""
+    subscriber = owned(alice)
+
+    response = api.options(detail(subscriber.uuid))
+
+    assert 200 == response.status_code
+    allowed = {method.strip() for method in response["Allow"].split(",")}
+    assert {"GET", "PUT", "PATCH", "POST", "DELETE"} <= allowed
 
 
 # -- authentication and ownership ---------------------------------------------
@@ -485,11 +522,12 @@ def test_anonymous_cannot_subscribe(anonymous):
         ("get", None),
         ("put", {"event": "comment.*", "url": "https://evil.example/"}),
         ("patch", {"url": "https://evil.example/"}),
+        ("post", {"url": "https://evil.example/"}),
         ("delete", None),
     ],
 )
 def test_anonymous_cannot_touch_a_subscription(anonymous, alice, method, payload):
-    """Anonymous GET/PUT/PATCH/DELETE of a subscription is 403 and reveals or changes nothing."""
+    """Anonymous GET/PUT/PATCH/POST/DELETE of a subscription is 403; nothing is shown or changed."""
     subscriber = owned(alice, hmac_secret=SECRET)
     before = row_of(subscriber)
 
@@ -541,11 +579,12 @@ def test_others_subscription_is_not_in_the_list(api, bob):
         ("get", None),
         ("put", {"event": "comment.*", "url": "https://alice.example/stolen"}),
         ("patch", {"url": "https://alice.example/stolen"}),
+        ("post", {"url": "https://alice.example/stolen"}),
         ("delete", None),
     ],
 )
 def test_others_subscription_is_404_and_untouched(api, bob, method, payload):
-    """GET/PUT/PATCH/DELETE of bob's subscription by alice is 404 (never 403); bob's row stays."""
+    """Any method on bob's subscription by alice is a 404 (never 403); bob's row stays."""
     theirs = owned(bob, hmac_secret=SECRET)
     before = row_of(theirs)
 
@@ -652,7 +691,7 @@ def test_read_only_fields_are_ignored_on_update(api, alice, bob):
     assert bob.pk == row_of(theirs)["user_id"]
 
 
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "put", "patch", "post", "delete"])
 @pytest.mark.parametrize("ident", ["abc", "not-a-uuid", "12345", "c91fe938-55fb-4190-a5ed"])
 def test_malformed_uuid_is_404(api, alice, method, ident):
     """/hooks/<not a uuid>/ is a 404 for every method (1.5 answered 500)."""
@@ -695,6 +734,7 @@ def test_permission_classes_refuse_a_non_staff_user(settings, api, alice, classe
     assert 403 == api.post(LIST, DOCS_EXAMPLE, format="json").status_code
     assert 403 == api.get(detail(mine.uuid)).status_code
     assert 403 == api.patch(detail(mine.uuid), {"event": "x.y"}, format="json").status_code
+    assert 403 == api.post(detail(mine.uuid), {"event": "x.y"}, format="json").status_code
     assert 403 == api.delete(detail(mine.uuid)).status_code
     assert [before] == [row_of(s) for s in Subscriber.objects.all()]
 
@@ -741,6 +781,7 @@ def test_object_permissions_are_checked(settings, api, alice):
     assert 200 == api.get(detail(visible.uuid)).status_code
     assert 403 == api.get(detail(hidden.uuid)).status_code
     assert 403 == api.patch(detail(hidden.uuid), {"event": "x.y"}, format="json").status_code
+    assert 403 == api.post(detail(hidden.uuid), {"event": "x.y"}, format="json").status_code
     assert 403 == api.delete(detail(hidden.uuid)).status_code
     assert before == row_of(hidden)
 
@@ -973,9 +1014,9 @@ def test_body_size_limit_is_inclusive(api):
     assert 1 == Subscriber.objects.count()
 
 
-@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("method", ["put", "patch", "post"])
 def test_oversized_update_is_413(api, alice, method):
-    """An oversized PUT or PATCH is a 413 and leaves the row unchanged."""
+    """An oversized PUT, PATCH or POST to a subscription is a 413 and leaves the row unchanged."""
     mine = owned(alice)
     before = row_of(mine)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from thorn._state import current_app
@@ -100,6 +101,15 @@ class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
 
 
 class SubscriberDetail(SubscriberViewMixin, generics.RetrieveUpdateDestroyAPIView[Any]):
-    """``GET``, ``PUT``, ``PATCH`` and ``DELETE`` of ``/hooks/<uuid>/``."""
+    """``GET``, ``PUT``, ``PATCH``, ``POST`` and ``DELETE`` of ``/hooks/<uuid>/``.
+
+    .. versionchanged:: 2.0
+        ``POST`` updates like ``PATCH``, as Thorn 1.5's documentation says
+        (``POST|PATCH /hooks/<uuid>/``); Thorn 1.5 answered it with 405.
+    """
 
     lookup_field = "uuid"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change the fields that are sent, like ``PATCH``."""
+        return self.partial_update(request, *args, **kwargs)
