@@ -975,6 +975,79 @@ def test_malformed_json_is_400(api):
     assert 0 == Subscriber.objects.count()
 
 
+def nested(depth: int, opening: str = "[", closing: str = "]") -> str:
+    """JSON nested ``depth`` levels deep: ``[[[...]]]``, or objects with ``'{"a":'``."""
+    inner = "1" if opening.endswith(":") else ""
+    return opening * depth + inner + closing * depth
+
+
+#: Bodies nested far deeper than Python's recursion limit, all under the 16 KiB cap.
+DEEPLY_NESTED = [
+    pytest.param(nested(5000), id="arrays-5000"),
+    pytest.param(nested(2500, '{"a":', "}"), id="objects-2500"),
+    pytest.param(
+        '{"event": "article.*", "url": "https://e.com/", "pad": ' + nested(5000) + "}",
+        id="in-an-unknown-field",
+    ),
+]
+
+
+@pytest.mark.parametrize("body", DEEPLY_NESTED)
+def test_deeply_nested_json_is_400(api, body):
+    """A ~10 KB JSON body nested thousands of levels deep is a 400 parse error (it was a 500)."""
+    assert len(body.encode()) <= MAX_BODY_SIZE
+
+    response = post_json(api, LIST, body)
+
+    assert 400 == response.status_code
+    assert {"detail": "Malformed request body: it is nested too deeply."} == response.json()
+    assert 0 == Subscriber.objects.count()
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "post"])
+def test_deeply_nested_update_is_400(api, alice, method):
+    """A deeply nested PUT, PATCH or POST to a subscription is a 400 and changes nothing."""
+    mine = owned(alice)
+    before = row_of(mine)
+
+    response = post_json(api, detail(mine.uuid), nested(5000), method=method)
+
+    assert 400 == response.status_code
+    assert before == row_of(mine)
+
+
+@pytest.mark.parametrize("depth", [10, 100, 500, 900, 990, 1000, 1100, 2000, 5000])
+def test_nested_field_values_are_400_at_any_depth(api, depth):
+    """An event nested at any depth, below or above the recursion limit, is a 400, never a 500."""
+    body = '{"url": "https://e.com/", "event": ' + nested(depth) + "}"
+
+    response = post_json(api, LIST, body)
+
+    assert 400 == response.status_code
+    assert 0 == Subscriber.objects.count()
+
+
+MALFORMED = [
+    pytest.param("application/json", b'{"event": "article.*", "url": ', id="truncated-json"),
+    pytest.param("application/json", b"\xff\xfe{}", id="json-not-utf8"),
+    pytest.param("application/json", b'{"event": NaN}', id="json-nan"),
+    pytest.param("application/json", b"9" * 5000, id="json-5000-digit-integer"),
+    pytest.param("application/json; charset=utf-16", b"{}", id="json-utf16-without-bom"),
+    pytest.param("application/json; charset=rot13", b"{}", id="unsupported-charset"),
+    pytest.param("multipart/form-data", b"--x\r\n", id="multipart-without-boundary"),
+    pytest.param(FORM, b"a=1&" * 1001, id="form-with-too-many-fields"),
+]
+
+
+@pytest.mark.parametrize(("content_type", "body"), MALFORMED)
+def test_malformed_bodies_are_400(api, content_type, body):
+    """Every body the parsers cannot decode is a 400 (never a 500), and stores nothing."""
+    response = api.generic("POST", LIST, body, content_type=content_type)
+
+    assert 400 == response.status_code
+    assert 0 == Subscriber.objects.count()
+
+
 def test_json_that_is_not_an_object_is_400(api):
     """A JSON list instead of an object is a 400 and stores nothing."""
     response = post_json(api, LIST, json.dumps([DOCS_EXAMPLE]))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions, generics, permissions, status
+from rest_framework import exceptions, generics, parsers, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from thorn._state import current_app
+from thorn.django.rest_framework.parsers import guarded
 from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.imports import import_string
@@ -61,10 +62,15 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     Every request must be authenticated; ``THORN_DRF_PERMISSION_CLASSES``
     adds permission classes (classes or dotted paths).  Every query is
     scoped to ``request.user``, so another user's subscription is a 404.
+    The project's parsers are used, :func:`~thorn.django.rest_framework.parsers.guarded`,
+    so that a body they cannot decode is a 400.
     """
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         return [cls() for cls in permission_classes()]
+
+    def get_parsers(self) -> list[parsers.BaseParser]:
+        return [guarded(cls)() for cls in self.parser_classes]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         length = request.META.get("CONTENT_LENGTH") or 0
