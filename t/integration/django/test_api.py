@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,11 +20,13 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
 from thorn._state import current_app
 from thorn.django.models import Subscriber
+from thorn.django.rest_framework.serializers import SubscriberSerializer
 from thorn.django.rest_framework.views import MAX_BODY_SIZE
 from thorn.exceptions import ImproperlyConfigured
 from thorn.transport import Transport
@@ -199,7 +202,8 @@ def test_subscribe_location_header_is_the_subscription_url(api):
 def test_each_subscription_gets_its_own_random_secret(api):
     """Two subscriptions made without a secret get two different 64-character secrets."""
     first = api.post(LIST, DOCS_EXAMPLE, format="json").json()["hmac_secret"]
-    second = api.post(LIST, DOCS_EXAMPLE, format="json").json()["hmac_secret"]
+    second = api.post(LIST, {**DOCS_EXAMPLE, "event": "comment.*"}, format="json").json()
+    second = second["hmac_secret"]
 
     assert [64, 64] == [len(first), len(second)]
     assert first != second
@@ -338,6 +342,188 @@ def test_form_encoded_request_body_is_accepted(api, alice):
 
     assert 201 == response.status_code
     assert alice == Subscriber.objects.get().user
+
+
+# -- duplicates ----------------------------------------------------------------
+
+
+def duplicate_error(response: Any) -> str:
+    """The single non-field error of a 400 response, which must say "duplicate"."""
+    assert 400 == response.status_code, response.content
+    errors = errors_of(response)
+    assert ["non_field_errors"] == list(errors)
+    [error] = errors["non_field_errors"]
+    assert "duplicate" in error
+    return error
+
+
+def test_a_duplicate_subscription_is_refused(api, alice):
+    """A second POST of the same event and URL by the same user is a 400 naming the first."""
+    first = api.post(LIST, DOCS_EXAMPLE, format="json").json()
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert first["id"] in duplicate_error(response)
+    assert [first["id"]] == [str(s.uuid) for s in Subscriber.objects.all()]
+
+
+def test_a_duplicate_with_other_options_is_still_refused(api, alice):
+    """Another secret, digest or content type does not make the same event and URL new."""
+    api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    response = api.post(
+        LIST,
+        {**DOCS_EXAMPLE, "hmac_secret": SECRET, "hmac_digest": "sha512", "content_type": FORM},
+        format="json",
+    )
+
+    duplicate_error(response)
+    assert 1 == Subscriber.objects.count()
+
+
+def test_a_duplicate_of_a_subscription_made_in_code_is_refused(api, alice):
+    """The caller's subscriptions made in the admin or in code count as well."""
+    mine = owned(alice, "article.*", url=DOCS_EXAMPLE["url"])
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert str(mine.uuid) in duplicate_error(response)
+    assert 1 == Subscriber.objects.count()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"event": "article.created"}, id="other-event"),
+        pytest.param({"url": "https://e.com/h/article?u=2"}, id="other-url"),
+        pytest.param({"url": "https://E.com/h/article?u=1"}, id="url-written-otherwise"),
+    ],
+)
+def test_another_event_or_url_is_not_a_duplicate(api, other):
+    """Event and URL are compared exactly: another event, or another URL string, is accepted."""
+    api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    response = api.post(LIST, {**DOCS_EXAMPLE, **other}, format="json")
+
+    assert 201 == response.status_code
+    assert 2 == Subscriber.objects.count()
+
+
+def test_the_same_subscription_as_another_user_is_accepted(api, bob):
+    """Bob's subscription of the same event and URL does not stop alice's (nor reveal it)."""
+    theirs = owned(bob, "article.*", url=DOCS_EXAMPLE["url"])
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert 201 == response.status_code
+    assert str(theirs.uuid).encode() not in response.content
+    assert 2 == Subscriber.objects.count()
+
+
+@pytest.mark.parametrize(
+    ("method", "payload"),
+    [
+        ("patch", {"event": "article.*"}),
+        ("patch", {"event": "article.*", "url": "https://e.com/h/article?u=1"}),
+        ("put", {"event": "article.*", "url": "https://e.com/h/article?u=1"}),
+        ("post", {"url": "https://e.com/h/article?u=1", "event": "article.*"}),
+    ],
+)
+def test_changing_a_subscription_into_a_duplicate_is_refused(api, alice, method, payload):
+    """PUT, PATCH or POST that would make a subscription equal another of the owner: a 400."""
+    first = owned(alice, "article.*", url=DOCS_EXAMPLE["url"])
+    second = owned(alice, "comment.*", url=DOCS_EXAMPLE["url"])
+    before = row_of(second)
+
+    response = getattr(api, method)(detail(second.uuid), payload, format="json")
+
+    assert str(first.uuid) in duplicate_error(response)
+    assert before == row_of(second)
+
+
+@pytest.mark.parametrize(
+    ("method", "payload"),
+    [
+        ("patch", {"event": "article.*"}),
+        ("put", {"event": "article.*", "url": "https://e.com/h/article?u=1"}),
+        ("post", {"hmac_digest": "sha512"}),
+    ],
+)
+def test_saving_a_subscription_as_it_is_is_not_a_duplicate(api, alice, method, payload):
+    """A subscription re-sent with its own event and URL is not a duplicate of itself: 200."""
+    mine = owned(alice, "article.*", url=DOCS_EXAMPLE["url"])
+
+    response = getattr(api, method)(detail(mine.uuid), payload, format="json")
+
+    assert 200 == response.status_code
+    assert 1 == Subscriber.objects.count()
+
+
+def post_at_once(users: list[User], bodies: list[dict[str, Any]]) -> list[int]:
+    """POST ``bodies[i]`` to /hooks/ as ``users[i]``, each from its own thread and connection.
+
+    Every request waits, once validated, until all of them are: then they
+    save together, which is when a duplicate (or one too many) could slip
+    through.  Returns the statuses, sorted.
+    """
+    barrier = threading.Barrier(len(bodies), timeout=30)
+    validate = SubscriberSerializer.validate
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def validate_together(self: SubscriberSerializer, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate(self, attrs)
+        barrier.wait()
+        return attrs
+
+    def post(user: User, body: dict[str, Any]) -> None:
+        try:
+            statuses.append(client_for(user).post(LIST, body, format="json").status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SubscriberSerializer, "validate", validate_together)
+        threads = [
+            threading.Thread(target=post, args=pair) for pair in zip(users, bodies, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert [] == errors
+    return sorted(statuses)
+
+
+@pytest.fixture
+def row_locks() -> None:
+    """Skip unless the database locks rows (PostgreSQL); SQLite's test database is per thread."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs row locks and a database shared by threads (PostgreSQL)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_duplicates_make_one_subscription(row_locks, alice):
+    """Two identical POSTs saving at the same moment: one 201, one 400 (the owner is locked)."""
+    statuses = post_at_once([alice, alice], [DOCS_EXAMPLE, DOCS_EXAMPLE])
+
+    assert [201, 400] == statuses
+    assert 1 == Subscriber.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_subscriptions_do_not_multiply_deliveries(api, receiver, sentinel):
+    """Five POSTs of one subscription make one subscription: a save sends one webhook, not five."""
+    body = {"event": "article.created", "url": receiver.url("/flood")}
+
+    statuses = [api.post(LIST, body, format="json").status_code for _ in range(5)]
+    Article.objects.create(title="Once")
+
+    assert [201, 400, 400, 400, 400] == statuses
+    sentinel()
+    assert ["Once"] == [json.loads(r.body)["data"]["title"] for r in receiver.for_path("/flood")]
 
 
 # -- update ----------------------------------------------------------------

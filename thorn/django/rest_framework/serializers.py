@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from thorn._state import current_app
 from thorn.conf import event_choices
@@ -38,7 +40,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     recipient validators now, so an internal address is refused when
     subscribing, not at the first delivery.  ``hmac_digest`` is accepted in
     any case and stored in lower case.  A chosen ``hmac_secret`` may have
-    1 to 512 characters, kept as sent, but must not be blank.
+    1 to 512 characters, kept as sent, but must not be blank.  An owner
+    cannot have two subscriptions of the same URL to the same event.
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -121,6 +124,46 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
                 f"{value!r} is not a valid digest: use one of {', '.join(HMAC_DIGESTS)}."
             )
         return digest
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a duplicate of another subscription of the owner."""
+        self.refuse_duplicate(attrs)
+        return attrs
+
+    def owner(self) -> Any:
+        """The owner's primary key: the subscription's, else the caller's (or ``None``)."""
+        if self.instance is not None:
+            return self.instance.user_id
+        user = getattr(self.context.get("request"), "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return user.pk
+
+    def refuse_duplicate(self, attrs: Mapping[str, Any]) -> None:
+        """Raise a ``ValidationError`` if the owner has another subscription of this event and URL.
+
+        Event and URL are compared exactly as stored.  The views call it again
+        inside the transaction that saves, with the owner's row locked.
+
+        .. versionadded:: 2.0
+        """
+        owner = self.owner()
+        if owner is None:
+            return
+        event = attrs["event"] if "event" in attrs else getattr(self.instance, "event", None)
+        url = attrs["url"] if "url" in attrs else getattr(self.instance, "url", None)
+        others = self.Meta.model._default_manager.filter(user=owner, event=event, url=url)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        duplicate = others.values_list("uuid", flat=True).first()
+        if duplicate is not None:
+            message = (
+                f"This subscription would be a duplicate: you already subscribed this URL "
+                f"to this event (subscription {duplicate})."
+            )
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="duplicate"
+            )
 
 
 class SubscriberListSerializer(SubscriberSerializer):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, cast
 
+from django.db import models, router, transaction
 from rest_framework import exceptions, generics, parsers, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -62,8 +65,10 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     Every request must be authenticated; ``THORN_DRF_PERMISSION_CLASSES``
     adds permission classes (classes or dotted paths).  Every query is
     scoped to ``request.user``, so another user's subscription is a 404.
-    The project's parsers are used, :func:`~thorn.django.rest_framework.parsers.guarded`,
-    so that a body they cannot decode is a 400.
+    The project's parsers are used, subclassed by
+    :func:`~thorn.django.rest_framework.parsers.guarded` so that a body they
+    cannot decode is a 400.  Creating and changing a subscription lock the
+    caller's row (see :meth:`owner_locked`).
     """
 
     def get_permissions(self) -> list[permissions.BasePermission]:
@@ -89,6 +94,35 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     def get_serializer_class(self) -> type[SubscriberSerializer]:
         return serializer_for(current_app().env.Subscriber)  # type: ignore[attr-defined]
 
+    @contextmanager
+    def owner_locked(self, model: type[models.Model]) -> Iterator[None]:
+        """A transaction in which the caller's user row is locked (``SELECT ... FOR UPDATE``).
+
+        Two requests of one user that create or change subscriptions wait
+        for each other, so both cannot pass the duplicate check (or the
+        limit) before either saves.  Databases without row locks (SQLite)
+        do not lock: there, two simultaneous requests can still both pass.
+        """
+        using = router.db_for_write(model)
+        user = self.request.user
+        with ExitStack() as stack:
+            stack.enter_context(transaction.atomic(using=using))
+            if isinstance(user, models.Model) and user.pk is not None:
+                user_db = user._state.db or using
+                if user_db != using:
+                    stack.enter_context(transaction.atomic(using=user_db))
+                # __class__, not type(): session users are lazy proxies.
+                rows = user.__class__._default_manager.db_manager(user_db).select_for_update()
+                list(rows.filter(pk=user.pk).values_list("pk", flat=True))
+            yield
+
+    def save_locked(self, serializer: BaseSerializer[Any], **fields: Any) -> None:
+        """Check again for a duplicate with the owner locked, then save."""
+        subscriber = cast(SubscriberSerializer, serializer)
+        with self.owner_locked(subscriber.Meta.model):
+            subscriber.refuse_duplicate(subscriber.validated_data)
+            subscriber.save(**fields)
+
 
 class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
     """``GET /hooks/``: the caller's subscriptions (without secrets);
@@ -100,7 +134,7 @@ class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
         return serializer_for(model, listing=self.request.method == "GET")
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        serializer.save(user=self.request.user)
+        self.save_locked(serializer, user=self.request.user)
 
     def get_success_headers(self, data: Any) -> dict[str, str]:
         return {"Location": str(data["subscription"])}
@@ -119,3 +153,6 @@ class SubscriberDetail(SubscriberViewMixin, generics.RetrieveUpdateDestroyAPIVie
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Change the fields that are sent, like ``PATCH``."""
         return self.partial_update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        self.save_locked(serializer)
