@@ -65,3 +65,15 @@ def test_upgrading_guide_keeps_empty_validators_for_development_and_tests() -> N
     """The upgrading guide still says that ``[]`` is for development and tests only."""
     text = " ".join((DOCS / "upgrading.rst").read_text(encoding="utf-8").split())
     assert "Use ``[]`` in development and tests only." in text
+
+
+def test_checks_page_documents_the_check_of_every_setting() -> None:
+    """The System checks page lists each setting's check id on the setting's row."""
+    text = (DOCS / "userguide" / "checks.rst").read_text(encoding="utf-8")
+    rows = re.split(r"\n(?=``thorn\.[EW]\d{3}``)", text)
+    missing = [
+        (name, check.id)
+        for name, check in conf.CHECKS.items()
+        if not any(row.startswith(f"``{check.id}``") and name in row for row in rows)
+    ]
+    assert [] == missing
