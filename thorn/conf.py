@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULTS",
     "MIME_JSON",
     "MIME_URLFORM",
+    "NONE_IS_A_VALUE",
     "SettingCheck",
     "SettingProblem",
     "Settings",
@@ -30,7 +31,8 @@ MIME_JSON = "application/json"
 MIME_URLFORM = "application/x-www-form-urlencoded"
 
 #: Default value of every setting.  A setting whose configured value is
-#: ``None`` counts as unset (as in Thorn 1.5).
+#: ``None`` counts as unset (as in Thorn 1.5), except those of
+#: :data:`NONE_IS_A_VALUE`.
 DEFAULTS: dict[str, Any] = {
     "THORN_ALLOW_REDIRECTS": False,
     "THORN_BASE_URL": None,
@@ -45,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
     "THORN_MAX_RESPONSE_SIZE": 64 * 1024,
+    "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),
         ("ensure_protocol", ("http", "https")),
@@ -59,6 +62,13 @@ DEFAULTS: dict[str, Any] = {
     "THORN_SUBSCRIBER_MODEL": None,
     "THORN_USER_AGENT": None,
 }
+
+#: Settings for which a configured ``None`` is a value of its own ("no
+#: limit"), not "unset": their default applies only when they are absent.
+NONE_IS_A_VALUE = frozenset({"THORN_MAX_SUBSCRIPTIONS_PER_USER"})
+
+#: What :meth:`Settings.raw` reads for a setting that is not configured.
+_ABSENT: Any = object()
 
 
 # -- what each setting accepts ------------------------------------------------
@@ -183,6 +193,9 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_MAX_RESPONSE_SIZE": SettingCheck(
         "thorn.E009", "an integer of at least 0 (bytes)", _is_int(0)
     ),
+    "THORN_MAX_SUBSCRIPTIONS_PER_USER": SettingCheck(
+        "thorn.E016", "None (no limit) or an integer of at least 0", _is_int(0)
+    ),
     "THORN_RECIPIENT_VALIDATORS": SettingCheck(
         "thorn.E004", "a list of validators", _is_validators
     ),
@@ -263,12 +276,22 @@ class Settings:
         self._resolved: dict[str, tuple[Any, Any]] = {}
 
     def raw(self, name: str) -> Any:
-        """Return the configured value of ``name``, or its default."""
+        """Return the configured value of ``name``, or its default.
+
+        ``None`` counts as unset, except for the settings of
+        :data:`NONE_IS_A_VALUE`, whose default applies only when they are
+        not configured at all.
+        """
         if name not in DEFAULTS:
             raise AttributeError(f"unknown setting {name!r}")
         config = self.config
-        value = config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
-        return DEFAULTS[name] if value is None else value
+        if isinstance(config, Mapping):
+            value = config.get(name, _ABSENT)
+        else:
+            value = getattr(config, name, _ABSENT)
+        if value is _ABSENT or (value is None and name not in NONE_IS_A_VALUE):
+            return DEFAULTS[name]
+        return value
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("THORN_"):

@@ -13,6 +13,7 @@ from thorn.conf import (
     DEFAULTS,
     MIME_JSON,
     MIME_URLFORM,
+    NONE_IS_A_VALUE,
     SettingProblem,
     Settings,
     all_settings,
@@ -40,6 +41,7 @@ DOCUMENTED_DEFAULTS = {
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
     "THORN_MAX_RESPONSE_SIZE": 65536,
+    "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),
         ("ensure_protocol", ("http", "https")),
@@ -95,6 +97,12 @@ class TestDefaults:
     def test_all_settings(self):
         """all_settings() returns every setting with its raw value."""
         assert DOCUMENTED_DEFAULTS == all_settings(Settings({"THORN_EVENT_TIMEOUT": None}))
+        assert (
+            all_settings(Settings({"THORN_MAX_SUBSCRIPTIONS_PER_USER": None}))[
+                "THORN_MAX_SUBSCRIPTIONS_PER_USER"
+            ]
+            is None
+        )
         assert 1.0 == all_settings(Settings({"THORN_EVENT_TIMEOUT": 1.0}))["THORN_EVENT_TIMEOUT"]
 
     def test_defaults_not_mutated_by_reading(self):
@@ -129,6 +137,23 @@ class TestNoneIsUnset:
     def test_none_counts_as_unset(self, config):
         """A setting configured as None reads as its default."""
         assert 3.0 == Settings(config).THORN_EVENT_TIMEOUT
+
+    @pytest.mark.parametrize(
+        "config",
+        [
+            pytest.param({"THORN_MAX_SUBSCRIPTIONS_PER_USER": None}, id="mapping"),
+            pytest.param(SimpleNamespace(THORN_MAX_SUBSCRIPTIONS_PER_USER=None), id="object"),
+        ],
+    )
+    def test_none_is_a_value_for_the_subscription_limit(self, config):
+        """THORN_MAX_SUBSCRIPTIONS_PER_USER = None means no limit: it is not the default."""
+        assert "THORN_MAX_SUBSCRIPTIONS_PER_USER" in NONE_IS_A_VALUE
+        assert Settings(config).THORN_MAX_SUBSCRIPTIONS_PER_USER is None
+
+    @pytest.mark.parametrize("config", [None, {}, SimpleNamespace()], ids=["none", "dict", "obj"])
+    def test_an_absent_subscription_limit_is_the_default(self, config):
+        """Without THORN_MAX_SUBSCRIPTIONS_PER_USER the default limit, 100, applies."""
+        assert 100 == Settings(config).THORN_MAX_SUBSCRIPTIONS_PER_USER
 
     def test_none_for_resolved_setting(self):
         """None for a resolved setting gives the resolved default."""

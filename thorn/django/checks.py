@@ -26,6 +26,7 @@ value received.  A Celery worker runs the same checks when it starts
 ``thorn.E013``  ``THORN_SIGNAL_HONORS_TRANSACTION`` is not a bool.
 ``thorn.E014``  ``THORN_SUBSCRIBERS_SECRET`` is not a string.
 ``thorn.E015``  ``THORN_USER_AGENT`` is not a string without line breaks.
+``thorn.E016``  ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` is not None nor an int >= 0.
 ==============  ==========================================================
 """
 

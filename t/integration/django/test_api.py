@@ -347,14 +347,18 @@ def test_form_encoded_request_body_is_accepted(api, alice):
 # -- duplicates ----------------------------------------------------------------
 
 
-def duplicate_error(response: Any) -> str:
-    """The single non-field error of a 400 response, which must say "duplicate"."""
+def non_field_error(response: Any, says: str) -> str:
+    """The single non-field error of a 400 response, which must say ``says``."""
     assert 400 == response.status_code, response.content
     errors = errors_of(response)
     assert ["non_field_errors"] == list(errors)
     [error] = errors["non_field_errors"]
-    assert "duplicate" in error
+    assert says in error
     return error
+
+
+def duplicate_error(response: Any) -> str:
+    return non_field_error(response, "duplicate")
 
 
 def test_a_duplicate_subscription_is_refused(api, alice):
@@ -524,6 +528,166 @@ def test_identical_subscriptions_do_not_multiply_deliveries(api, receiver, senti
     assert [201, 400, 400, 400, 400] == statuses
     sentinel()
     assert ["Once"] == [json.loads(r.body)["data"]["title"] for r in receiver.for_path("/flood")]
+
+
+# -- THORN_MAX_SUBSCRIPTIONS_PER_USER ---------------------------------------------
+
+
+def fill(user: User, count: int) -> None:
+    """Give ``user`` ``count`` subscriptions, made in code (which is not limited)."""
+    Subscriber.objects.bulk_create(
+        Subscriber(user=user, event="article.created", url=f"https://fill.example/{n}")
+        for n in range(count)
+    )
+
+
+def subscribe_number(client: APIClient, n: int) -> Any:
+    """POST a subscription of its own (the n-th URL) through ``client``."""
+    return client.post(LIST, {**DOCS_EXAMPLE, "url": f"https://e.com/h/{n}"}, format="json")
+
+
+def limit_error(response: Any) -> str:
+    return non_field_error(response, "THORN_MAX_SUBSCRIPTIONS_PER_USER")
+
+
+def test_subscribing_past_the_default_limit_of_100_is_refused(api, alice):
+    """With 100 subscriptions, alice's next POST is a 400 naming the limit; nothing is stored."""
+    fill(alice, 100)
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert (
+        "You have reached the limit of 100 subscriptions (THORN_MAX_SUBSCRIPTIONS_PER_USER)."
+        == limit_error(response)
+    )
+    assert 100 == Subscriber.objects.filter(user=alice).count()
+
+
+def test_the_limit_counts_up_to_the_configured_number(settings, api, alice):
+    """With a limit of 3, three POSTs are 201 and the fourth is a 400."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 3
+
+    statuses = [subscribe_number(api, n).status_code for n in range(3)]
+    refused = subscribe_number(api, 3)
+
+    assert [201, 201, 201] == statuses
+    assert "limit of 3 subscriptions" in limit_error(refused)
+    assert 3 == Subscriber.objects.count()
+
+
+def test_unsubscribing_makes_room_under_the_limit(settings, api, alice):
+    """At the limit, deleting a subscription lets the user subscribe again."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    first = subscribe_number(api, 0).json()
+    limit_error(subscribe_number(api, 1))
+
+    assert 204 == api.delete(detail(first["id"])).status_code
+
+    assert 201 == subscribe_number(api, 1).status_code
+
+
+def test_a_limit_of_none_is_no_limit(settings, api, alice):
+    """THORN_MAX_SUBSCRIPTIONS_PER_USER = None: past 100 subscriptions alice can still subscribe."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = None
+    fill(alice, 100)
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert 201 == response.status_code
+    assert 101 == Subscriber.objects.filter(user=alice).count()
+
+
+def test_a_limit_of_0_refuses_every_subscription(settings, api):
+    """THORN_MAX_SUBSCRIPTIONS_PER_USER = 0: users cannot subscribe through the API at all."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 0
+
+    assert "limit of 0 subscriptions" in limit_error(api.post(LIST, DOCS_EXAMPLE, format="json"))
+    assert 0 == Subscriber.objects.count()
+
+
+def test_other_users_subscriptions_do_not_count(settings, api, bob):
+    """Bob's subscriptions do not count toward alice's limit."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 2
+    fill(bob, 5)
+
+    assert [201, 201] == [subscribe_number(api, n).status_code for n in range(2)]
+
+
+def test_changing_a_subscription_at_the_limit_is_allowed(settings, api, alice):
+    """The limit is on creating: at the limit, PATCH, PUT and POST to a subscription still work."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    mine = owned(alice)
+
+    assert 200 == api.patch(detail(mine.uuid), {"event": "a.b"}, format="json").status_code
+    assert 200 == api.post(detail(mine.uuid), {"event": "a.c"}, format="json").status_code
+    put = {"event": "a.d", "url": "https://put.example/"}
+    assert 200 == api.put(detail(mine.uuid), put, format="json").status_code
+
+
+def test_staff_users_are_not_limited(settings, django_user_model):
+    """A staff user past the limit still subscribes through the API."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    fill(staff, 3)
+
+    response = client_for(staff).post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert 201 == response.status_code
+    assert 4 == Subscriber.objects.filter(user=staff).count()
+
+
+def test_code_and_the_admin_are_not_limited(settings, alice, admin_client):
+    """Past the limit, code (objects.create) and the admin still add subscriptions for alice."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    owned(alice, url="https://code.example/1")
+    owned(alice, url="https://code.example/2")
+
+    response = admin_client.post(
+        "/admin/webhooks/subscriber/add/",
+        {
+            "event": "article.created",
+            "url": "https://admin.example/hook",
+            "user": str(alice.pk),
+            "content_type": "application/json",
+            "hmac_digest": "sha256",
+            "hmac_secret": SECRET,
+        },
+    )
+
+    assert 302 == response.status_code
+    assert 3 == Subscriber.objects.filter(user=alice).count()
+
+
+def test_a_user_at_the_limit_costs_no_dns_lookup(settings, api, alice, resolver):
+    """At the limit, the POST is refused before its URL is validated: the host is not resolved."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    owned(alice)
+
+    response = api.post(LIST, {**DOCS_EXAMPLE, "url": "https://hooks.example/"}, format="json")
+
+    limit_error(response)
+    assert [] == resolver.calls
+
+
+def test_an_unusable_limit_names_the_setting(settings, api):
+    """A limit that is not None nor an integer of at least 0 raises ImproperlyConfigured."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = "100"
+
+    with pytest.raises(ImproperlyConfigured, match="THORN_MAX_SUBSCRIPTIONS_PER_USER"):
+        api.post(LIST, DOCS_EXAMPLE, format="json")
+    assert 0 == Subscriber.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_subscriptions_cannot_pass_the_limit(settings, row_locks, alice):
+    """With a limit of 1, two different POSTs saving at the same moment: one 201, one 400."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    bodies = [{**DOCS_EXAMPLE, "url": f"https://e.com/h/{n}"} for n in range(2)]
+
+    statuses = post_at_once([alice, alice], bodies)
+
+    assert [201, 400] == statuses
+    assert 1 == Subscriber.objects.count()
 
 
 # -- update ----------------------------------------------------------------

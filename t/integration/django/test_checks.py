@@ -210,6 +210,10 @@ MISTYPED = [
     pytest.param("THORN_ALLOW_REDIRECTS", "no", "thorn.E005", id="redirects-string"),
     pytest.param("THORN_SIGNAL_HONORS_TRANSACTION", 1, "thorn.E013", id="transaction-int"),
     pytest.param("THORN_SUBSCRIBERS_SECRET", 42, "thorn.E014", id="subscribers-secret-int"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", "100", "thorn.E016", id="limit-string"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", -1, "thorn.E016", id="limit-negative"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", 2.5, "thorn.E016", id="limit-float"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", False, "thorn.E016", id="limit-bool"),
     pytest.param("THORN_DISPATCHER", "celeryy", "thorn.E001", id="dispatcher-typo"),
     pytest.param("THORN_DISPATCHER", 5, "thorn.E001", id="dispatcher-int"),
     pytest.param(
@@ -258,6 +262,9 @@ def test_a_mistyped_setting_is_one_error_naming_it(valid, name, value, check_id)
         ("THORN_DRF_PERMISSION_CLASSES", ["rest_framework.permissions:IsAdminUser"]),
         ("THORN_RECIPIENT_VALIDATORS", []),
         ("THORN_DISPATCHER", "disabled"),
+        ("THORN_MAX_SUBSCRIPTIONS_PER_USER", None),
+        ("THORN_MAX_SUBSCRIPTIONS_PER_USER", 0),
+        ("THORN_MAX_SUBSCRIPTIONS_PER_USER", 5000),
     ],
 )
 def test_valid_values_give_no_error(valid, name, value):

@@ -11,8 +11,10 @@ from rest_framework import exceptions, generics, parsers, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.settings import api_settings
 
 from thorn._state import current_app
+from thorn.conf import setting_problem
 from thorn.django.rest_framework.parsers import guarded
 from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
 from thorn.exceptions import ImproperlyConfigured
@@ -68,7 +70,8 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     The project's parsers are used, subclassed by
     :func:`~thorn.django.rest_framework.parsers.guarded` so that a body they
     cannot decode is a 400.  Creating and changing a subscription lock the
-    caller's row (see :meth:`owner_locked`).
+    caller's row (see :meth:`owner_locked`), so that neither the duplicate
+    check nor ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` can be raced past.
     """
 
     def get_permissions(self) -> list[permissions.BasePermission]:
@@ -116,12 +119,42 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
                 list(rows.filter(pk=user.pk).values_list("pk", flat=True))
             yield
 
-    def save_locked(self, serializer: BaseSerializer[Any], **fields: Any) -> None:
-        """Check again for a duplicate with the owner locked, then save."""
+    def save_locked(
+        self, serializer: BaseSerializer[Any], creating: bool = False, **fields: Any
+    ) -> None:
+        """With the owner locked, check for a duplicate (and the limit, if ``creating``), save."""
         subscriber = cast(SubscriberSerializer, serializer)
-        with self.owner_locked(subscriber.Meta.model):
+        model = subscriber.Meta.model
+        with self.owner_locked(model):
             subscriber.refuse_duplicate(subscriber.validated_data)
+            if creating:
+                self.refuse_over_limit(model)
             subscriber.save(**fields)
+
+    def refuse_over_limit(self, model: type[models.Model]) -> None:
+        """Refuse a new subscription past ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` (a 400).
+
+        Every subscription the caller owns counts, wherever it was made;
+        staff users are not limited, nor are the admin and code (which do
+        not go through the API).
+
+        Raises:
+            ImproperlyConfigured: if the setting is not ``None`` nor an integer of at least 0.
+        """
+        user = self.request.user
+        if getattr(user, "is_staff", False):
+            return
+        name = "THORN_MAX_SUBSCRIPTIONS_PER_USER"
+        settings = current_app().settings
+        problem = setting_problem(settings, name)
+        if problem is not None:
+            raise ImproperlyConfigured(problem.message)
+        limit: int | None = settings.raw(name)
+        if limit is not None and model._default_manager.filter(user=user).count() >= limit:
+            message = f"You have reached the limit of {limit} subscriptions ({name})."
+            raise exceptions.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="limit"
+            )
 
 
 class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
@@ -133,8 +166,13 @@ class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
         model = current_app().env.Subscriber  # type: ignore[attr-defined]
         return serializer_for(model, listing=self.request.method == "GET")
 
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Before validating too: a user at the limit costs no DNS lookup.
+        self.refuse_over_limit(self.get_serializer_class().Meta.model)
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.save_locked(serializer, user=self.request.user)
+        self.save_locked(serializer, creating=True, user=self.request.user)
 
     def get_success_headers(self, data: Any) -> dict[str, str]:
         return {"Location": str(data["subscription"])}
