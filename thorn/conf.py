@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import reprlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from thorn.exceptions import ImproperlyConfigured
+from thorn.transport.http import DEFAULT_MAX_RESPONSE_SIZE
 
 __all__ = [
+    "CHECKS",
     "DEFAULTS",
     "MIME_JSON",
     "MIME_URLFORM",
+    "NONE_IS_A_VALUE",
+    "SettingCheck",
+    "SettingProblem",
     "Settings",
     "all_settings",
     "event_choices",
+    "setting_problems",
 ]
 
 #: Content type of JSON bodies.
@@ -22,7 +32,8 @@ MIME_JSON = "application/json"
 MIME_URLFORM = "application/x-www-form-urlencoded"
 
 #: Default value of every setting.  A setting whose configured value is
-#: ``None`` counts as unset (as in Thorn 1.5).
+#: ``None`` counts as unset (as in Thorn 1.5), except those of
+#: :data:`NONE_IS_A_VALUE`.
 DEFAULTS: dict[str, Any] = {
     "THORN_ALLOW_REDIRECTS": False,
     "THORN_BASE_URL": None,
@@ -36,7 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "THORN_EVENT_CHOICES": (),
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
-    "THORN_MAX_RESPONSE_SIZE": 64 * 1024,
+    "THORN_MAX_RESPONSE_SIZE": DEFAULT_MAX_RESPONSE_SIZE,
+    "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_PUBLISH_TIMEOUT": 2.0,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),
@@ -51,6 +63,163 @@ DEFAULTS: dict[str, Any] = {
     "THORN_SUBSCRIBERS_SECRET": None,
     "THORN_SUBSCRIBER_MODEL": None,
     "THORN_USER_AGENT": None,
+}
+
+#: Settings for which a configured ``None`` is a value of its own ("no
+#: limit"), not "unset": their default applies only when they are absent.
+NONE_IS_A_VALUE = frozenset({"THORN_MAX_SUBSCRIPTIONS_PER_USER"})
+
+#: What :meth:`Settings.raw` reads for a setting that is not configured.
+_ABSENT: Any = object()
+
+
+# -- what each setting accepts ------------------------------------------------
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_int(minimum: int) -> Callable[[Any], bool]:
+    # bool is an int subclass, but True is not a chunk size.
+    return lambda value: type(value) is int and value >= minimum
+
+
+def _is_seconds(minimum: float, *, inclusive: bool) -> Callable[[Any], bool]:
+    def accepts(value: Any) -> bool:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        return math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
+
+    return accepts
+
+
+def _is_http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_header_value(value: Any) -> bool:
+    return isinstance(value, str) and not any(c in value for c in "\r\n\x00")
+
+
+def _is_path_or(kind: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) or kind(value)
+
+
+def _is_list_of(item: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: (
+        isinstance(value, list | tuple | set | frozenset) and all(item(entry) for entry in value)
+    )
+
+
+def _is_codecs(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(ctype, str) and (isinstance(codec, str) or callable(codec))
+        for ctype, codec in value.items()
+    )
+
+
+def _is_class(value: Any) -> bool:
+    return isinstance(value, type)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_validators(value: Any) -> bool:
+    # Each validator is checked when the list is deserialized.
+    return isinstance(value, list | tuple)
+
+
+@dataclass(frozen=True)
+class SettingCheck:
+    """What a setting accepts, checked by ``manage.py check`` and when a Celery worker starts.
+
+    .. versionadded:: 2.0
+    """
+
+    #: The id of the system check that reports a bad value (``thorn.E0xx``).
+    id: str
+    #: What the setting must be, in words ("an integer of at least 1").
+    expects: str
+    #: Tells whether a configured (non-``None``) value has the right type and range.
+    accepts: Callable[[Any], bool]
+
+
+#: The check of every setting of :data:`DEFAULTS`: one line per setting, so a
+#: new setting gets its check (and its own id) next to its default.  ``None``
+#: counts as unset and is not checked.  Deeper checks (imports, the
+#: subscriber model, static subscribers) are made by :mod:`thorn.django.checks`
+#: once the value has the right type; they report under the same id.
+CHECKS: dict[str, SettingCheck] = {
+    "THORN_ALLOW_REDIRECTS": SettingCheck("thorn.E005", "True or False", _is_bool),
+    "THORN_BASE_URL": SettingCheck(
+        "thorn.E006", "an http(s) URL with a host, such as 'https://example.com'", _is_http_url
+    ),
+    "THORN_CHUNKSIZE": SettingCheck("thorn.E007", "an integer of at least 1", _is_int(1)),
+    "THORN_CODECS": SettingCheck(
+        "thorn.E004",
+        "a mapping of content type to codec (a callable or an import path)",
+        _is_codecs,
+    ),
+    "THORN_DISPATCHER": SettingCheck(
+        "thorn.E001",
+        "'default', 'celery', 'disabled', or a dispatcher class or its import path",
+        _is_path_or(_is_class),
+    ),
+    "THORN_DRF_PERMISSION_CLASSES": SettingCheck(
+        "thorn.E004",
+        "a list of permission classes or their import paths",
+        _is_list_of(_is_path_or(_is_class)),
+    ),
+    "THORN_EVENT_CHOICES": SettingCheck(
+        "thorn.E004", "a list of event names", _is_list_of(_is_str)
+    ),
+    "THORN_EVENT_TIMEOUT": SettingCheck(
+        "thorn.E008", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
+    ),
+    "THORN_HMAC_SIGNER": SettingCheck(
+        "thorn.E004", "a signing function or its import path", _is_path_or(callable)
+    ),
+    "THORN_MAX_RESPONSE_SIZE": SettingCheck(
+        "thorn.E009", "an integer of at least 0 (bytes)", _is_int(0)
+    ),
+    "THORN_MAX_SUBSCRIPTIONS_PER_USER": SettingCheck(
+        "thorn.E016", "None (no limit) or an integer of at least 0", _is_int(0)
+    ),
+    "THORN_PUBLISH_TIMEOUT": SettingCheck(
+        "thorn.E017", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
+    ),
+    "THORN_RECIPIENT_VALIDATORS": SettingCheck(
+        "thorn.E004", "a list of validators", _is_validators
+    ),
+    "THORN_RETRY": SettingCheck("thorn.E010", "True or False", _is_bool),
+    "THORN_RETRY_DELAY": SettingCheck(
+        "thorn.E011", "a number of seconds of at least 0", _is_seconds(0, inclusive=True)
+    ),
+    "THORN_RETRY_MAX": SettingCheck("thorn.E012", "an integer of at least 0", _is_int(0)),
+    "THORN_SIGNAL_HONORS_TRANSACTION": SettingCheck("thorn.E013", "True or False", _is_bool),
+    "THORN_SUBSCRIBERS": SettingCheck(
+        "thorn.E002", "a mapping of event pattern to subscribers", _is_mapping
+    ),
+    "THORN_SUBSCRIBERS_SECRET": SettingCheck("thorn.E014", "a string", _is_str),
+    "THORN_SUBSCRIBER_MODEL": SettingCheck(
+        "thorn.E003", "a subscriber model or its import path", _is_path_or(_is_class)
+    ),
+    "THORN_USER_AGENT": SettingCheck(
+        "thorn.E015", "a string without line breaks", _is_header_value
+    ),
 }
 
 
@@ -112,12 +281,22 @@ class Settings:
         self._resolved: dict[str, tuple[Any, Any]] = {}
 
     def raw(self, name: str) -> Any:
-        """Return the configured value of ``name``, or its default."""
+        """Return the configured value of ``name``, or its default.
+
+        ``None`` counts as unset, except for the settings of
+        :data:`NONE_IS_A_VALUE`, whose default applies only when they are
+        not configured at all.
+        """
         if name not in DEFAULTS:
             raise AttributeError(f"unknown setting {name!r}")
         config = self.config
-        value = config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
-        return DEFAULTS[name] if value is None else value
+        if isinstance(config, Mapping):
+            value = config.get(name, _ABSENT)
+        else:
+            value = getattr(config, name, _ABSENT)
+        if value is _ABSENT or (value is None and name not in NONE_IS_A_VALUE):
+            return DEFAULTS[name]
+        return value
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("THORN_"):
@@ -132,6 +311,78 @@ class Settings:
         resolved = resolve(value)
         self._resolved[name] = (value, resolved)
         return resolved
+
+
+#: Shortens the values quoted in messages (a big THORN_SUBSCRIBERS, say).
+_REPR = reprlib.Repr()
+# Attributes, not arguments: Repr() takes none before Python 3.12.
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 80, 80
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """A setting whose value cannot be used (see :func:`setting_problems`).
+
+    .. versionadded:: 2.0
+    """
+
+    #: The setting's name.
+    name: str
+    #: The value received.
+    value: Any
+    #: The id of the system check (``thorn.E0xx``, from :data:`CHECKS`).
+    id: str
+    #: What is wrong, naming the setting.
+    message: str
+
+    @property
+    def hint(self) -> str:
+        """What to do, naming the setting and the value received."""
+        expects = CHECKS[self.name].expects
+        return f"Set {self.name} to {expects}; it is {_shown(self.value)}."
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.message} HINT: {self.hint}"
+
+
+def _shown(value: Any) -> str:
+    return f"{_REPR.repr(value)} ({type(value).__name__})"
+
+
+def setting_problem(settings: Settings, name: str) -> SettingProblem | None:
+    """Return what is wrong with setting ``name``, or ``None`` if it can be used.
+
+    The value must pass its :data:`CHECKS` entry; a setting with a resolver
+    (import paths, serialized validators) must also resolve.  Unset
+    settings are not checked (their defaults are valid).
+    """
+    value = settings.raw(name)
+    if value is None:
+        return None
+    check = CHECKS[name]
+    if not check.accepts(value):
+        message = f"{name} must be {check.expects}, not {_REPR.repr(value)}."
+        return SettingProblem(name, value, check.id, message)
+    resolve = RESOLVERS.get(name)
+    if resolve is not None:
+        try:
+            resolve(value)
+        except ImproperlyConfigured as exc:
+            return SettingProblem(name, value, check.id, str(exc))
+    return None
+
+
+def setting_problems(settings: Settings) -> list[SettingProblem]:
+    """Return what is wrong with every setting, in the order of :data:`DEFAULTS` (empty if nothing).
+
+    This is the framework-free part of thorn's system checks: ``manage.py
+    check`` (see :mod:`thorn.django.checks`) and a starting Celery worker
+    report these, and more.
+
+    .. versionadded:: 2.0
+    """
+    problems = (setting_problem(settings, name) for name in DEFAULTS)
+    return [problem for problem in problems if problem is not None]
 
 
 def all_settings(settings: Settings) -> dict[str, Any]:

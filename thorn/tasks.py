@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 import celery
-from celery import Task, shared_task
+from celery import Task, shared_task, signals
 
 from thorn._state import current_app
 from thorn.buffer import send_each
@@ -197,3 +197,56 @@ def dispatch_request(
         raise self.retry(
             kwargs=encode_delivery(request.delivery.next_attempt()), countdown=verdict.retry_in
         )
+
+
+# -- a worker with unusable settings does not start (issue 11) ------------------
+
+
+def _unusable_settings() -> list[str]:
+    """Return what thorn's system checks find wrong with the settings (empty if nothing).
+
+    Under Django (once its apps are ready) these are the errors of
+    ``manage.py check --tag thorn`` that are not silenced; otherwise the
+    type and range checks of :func:`thorn.conf.setting_problems`.
+    """
+    from thorn.conf import setting_problems
+    from thorn.environment.django import DjangoEnv
+
+    app = current_app()
+    if isinstance(app.env, DjangoEnv):
+        from django.apps import apps
+
+        if apps.ready and apps.is_installed("thorn.django"):
+            from thorn.django.checks import serious_messages
+
+            return [
+                f"{message.id}: {message.msg}" + (f" HINT: {message.hint}" if message.hint else "")
+                for message in serious_messages()
+            ]
+    return [str(problem) for problem in setting_problems(app.settings)]
+
+
+def _refuse_unusable_settings(sender: Any = None, **kwargs: Any) -> None:
+    """Stop a starting worker whose ``THORN_*`` settings cannot be used.
+
+    Connected to Celery's ``celeryd_after_setup``, which the ``celery
+    worker`` program sends once its logging is set up (so the errors go to
+    the worker's log) and before it starts its pool and consumes anything.
+    A worker with a mistyped setting exits with status 1 and logs each
+    problem, naming the setting, instead of failing its tasks one by one.
+    """
+    from celery.exceptions import WorkerShutdown
+
+    problems = _unusable_settings()
+    if not problems:
+        return
+    for problem in problems:
+        logger.critical("thorn: this worker cannot start: %s", problem)
+    # Celery logs and ignores what a signal handler raises, except SystemExit,
+    # of which WorkerShutdown is one: the worker stops with this exit status.
+    raise WorkerShutdown(1)
+
+
+signals.celeryd_after_setup.connect(
+    _refuse_unusable_settings, dispatch_uid="thorn.tasks.refuse_unusable_settings"
+)

@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 
-from thorn.conf import DEFAULTS, MIME_JSON, MIME_URLFORM, Settings, all_settings, event_choices
+from thorn.conf import (
+    CHECKS,
+    DEFAULTS,
+    MIME_JSON,
+    MIME_URLFORM,
+    NONE_IS_A_VALUE,
+    SettingProblem,
+    Settings,
+    all_settings,
+    event_choices,
+    setting_problems,
+)
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.form import dumps as form_dumps
 from thorn.utils.hmac import compat_sign, sign
@@ -30,6 +41,7 @@ DOCUMENTED_DEFAULTS = {
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
     "THORN_MAX_RESPONSE_SIZE": 65536,
+    "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_PUBLISH_TIMEOUT": 2.0,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),
@@ -86,6 +98,12 @@ class TestDefaults:
     def test_all_settings(self):
         """all_settings() returns every setting with its raw value."""
         assert DOCUMENTED_DEFAULTS == all_settings(Settings({"THORN_EVENT_TIMEOUT": None}))
+        assert (
+            all_settings(Settings({"THORN_MAX_SUBSCRIPTIONS_PER_USER": None}))[
+                "THORN_MAX_SUBSCRIPTIONS_PER_USER"
+            ]
+            is None
+        )
         assert 1.0 == all_settings(Settings({"THORN_EVENT_TIMEOUT": 1.0}))["THORN_EVENT_TIMEOUT"]
 
     def test_defaults_not_mutated_by_reading(self):
@@ -120,6 +138,23 @@ class TestNoneIsUnset:
     def test_none_counts_as_unset(self, config):
         """A setting configured as None reads as its default."""
         assert 3.0 == Settings(config).THORN_EVENT_TIMEOUT
+
+    @pytest.mark.parametrize(
+        "config",
+        [
+            pytest.param({"THORN_MAX_SUBSCRIPTIONS_PER_USER": None}, id="mapping"),
+            pytest.param(SimpleNamespace(THORN_MAX_SUBSCRIPTIONS_PER_USER=None), id="object"),
+        ],
+    )
+    def test_none_is_a_value_for_the_subscription_limit(self, config):
+        """THORN_MAX_SUBSCRIPTIONS_PER_USER = None means no limit: it is not the default."""
+        assert "THORN_MAX_SUBSCRIPTIONS_PER_USER" in NONE_IS_A_VALUE
+        assert Settings(config).THORN_MAX_SUBSCRIPTIONS_PER_USER is None
+
+    @pytest.mark.parametrize("config", [None, {}, SimpleNamespace()], ids=["none", "dict", "obj"])
+    def test_an_absent_subscription_limit_is_the_default(self, config):
+        """Without THORN_MAX_SUBSCRIPTIONS_PER_USER the default limit, 100, applies."""
+        assert 100 == Settings(config).THORN_MAX_SUBSCRIPTIONS_PER_USER
 
     def test_none_for_resolved_setting(self):
         """None for a resolved setting gives the resolved default."""
@@ -318,3 +353,89 @@ class TestEventChoices:
         """THORN_EVENT_CHOICES that is not a list of names raises, naming the setting."""
         with pytest.raises(ImproperlyConfigured, match="THORN_EVENT_CHOICES"):
             event_choices(Settings({"THORN_EVENT_CHOICES": value}))
+
+
+#: The settings that thorn.E004 reported before every setting had an id: they keep it.
+E004_SETTINGS = [
+    "THORN_CODECS",
+    "THORN_DRF_PERMISSION_CLASSES",
+    "THORN_EVENT_CHOICES",
+    "THORN_HMAC_SIGNER",
+    "THORN_RECIPIENT_VALIDATORS",
+]
+
+
+class TestChecks:
+    def test_every_setting_has_a_check(self):
+        """CHECKS has one entry per setting of DEFAULTS: a new setting needs its check line."""
+        assert sorted(DEFAULTS) == sorted(CHECKS)
+
+    def test_each_check_id_is_one_settings(self):
+        """Every id but thorn.E004 (shared since before this table) reports one setting."""
+        by_id: dict[str, list[str]] = {}
+        for name, check in CHECKS.items():
+            by_id.setdefault(check.id, []).append(name)
+        assert E004_SETTINGS == sorted(by_id.pop("thorn.E004"))
+        assert {1} == {len(names) for names in by_id.values()}
+
+    @pytest.mark.parametrize("name", sorted(DEFAULTS))
+    def test_every_default_passes_its_check(self, name):
+        """The default of every setting (unless None) is accepted by its check."""
+        default = DEFAULTS[name]
+        assert default is None or CHECKS[name].accepts(default)
+
+    def test_unconfigured_settings_have_no_problem(self):
+        """Without configuration there is nothing to report."""
+        assert [] == setting_problems(Settings({}))
+
+    @pytest.mark.parametrize("name", sorted(DEFAULTS))
+    def test_none_is_not_checked(self, name):
+        """A setting set to None counts as unset: it is not reported."""
+        assert [] == setting_problems(Settings({name: None}))
+
+    def test_problems_come_in_the_order_of_the_defaults(self):
+        """Every mistyped setting is reported once, with its id, in the order of DEFAULTS."""
+        config = {"THORN_RETRY_MAX": "x", "THORN_CHUNKSIZE": "10", "THORN_RETRY": "yes"}
+
+        problems = setting_problems(Settings(config))
+
+        assert [
+            ("THORN_CHUNKSIZE", "10", "thorn.E007"),
+            ("THORN_RETRY", "yes", "thorn.E010"),
+            ("THORN_RETRY_MAX", "x", "thorn.E012"),
+        ] == [(p.name, p.value, p.id) for p in problems]
+
+    def test_a_problem_names_the_setting_and_the_value(self):
+        """Message and hint name the setting and the value received, with its type."""
+        [problem] = setting_problems(Settings({"THORN_EVENT_TIMEOUT": "3"}))
+
+        assert "THORN_EVENT_TIMEOUT must be a number of seconds greater than 0, not '3'." == (
+            problem.message
+        )
+        assert (
+            "Set THORN_EVENT_TIMEOUT to a number of seconds greater than 0; it is '3' (str)."
+            == problem.hint
+        )
+        assert f"thorn.E008: {problem.message} HINT: {problem.hint}" == str(problem)
+
+    def test_a_resolver_failure_is_a_problem_with_the_settings_id(self):
+        """A value of the right type that does not resolve is reported under the setting's id."""
+        config = {"THORN_HMAC_SIGNER": "t.no_such_module:sign"}
+
+        [problem] = setting_problems(Settings(config))
+
+        assert ("THORN_HMAC_SIGNER", "thorn.E004") == (problem.name, problem.id)
+        assert "t.no_such_module" in problem.message
+
+    def test_long_values_are_shortened(self):
+        """A huge value is quoted shortened, so the message stays readable."""
+        [problem] = setting_problems(Settings({"THORN_USER_AGENT": "x\n" + "y" * 10_000}))
+
+        assert len(problem.message) < 250
+        assert len(problem.hint) < 250
+
+    def test_problem_is_a_value(self):
+        """SettingProblem is a frozen value (comparable, hashable)."""
+        problem = SettingProblem("THORN_RETRY", "yes", "thorn.E010", "m")
+        assert problem == SettingProblem("THORN_RETRY", "yes", "thorn.E010", "m")
+        assert hash(problem) == hash(SettingProblem("THORN_RETRY", "yes", "thorn.E010", "m"))

@@ -1,18 +1,37 @@
 """Django system checks for the ``THORN_*`` settings (``manage.py check``).
 
+Every setting has a type and range check with an id of its own
+(:data:`thorn.conf.CHECKS`), and deeper checks where a value must import
+or be a subscriber model; each error's hint names the setting and the
+value received.  A Celery worker runs the same checks when it starts
+(:mod:`thorn.tasks`).
+
 ==============  ==========================================================
 ``thorn.W001``  ``THORN_HMAC_SIGNER`` is the compat signer.
 ``thorn.W002``  A model event is never sent: it has no ``dispatches_on_*``.
 ``thorn.E001``  ``THORN_DISPATCHER`` is not a dispatcher.
 ``thorn.E002``  ``THORN_SUBSCRIBERS`` has invalid entries.
 ``thorn.E003``  ``THORN_SUBSCRIBER_MODEL`` cannot be used.
-``thorn.E004``  Another ``THORN_*`` setting cannot be used.
+``thorn.E004``  ``THORN_CODECS``, ``THORN_HMAC_SIGNER``,
+                ``THORN_RECIPIENT_VALIDATORS``, ``THORN_EVENT_CHOICES`` or
+                ``THORN_DRF_PERMISSION_CLASSES`` cannot be used.
+``thorn.E005``  ``THORN_ALLOW_REDIRECTS`` is not a bool.
+``thorn.E006``  ``THORN_BASE_URL`` is not an http(s) URL.
+``thorn.E007``  ``THORN_CHUNKSIZE`` is not an integer of at least 1.
+``thorn.E008``  ``THORN_EVENT_TIMEOUT`` is not a number of seconds above 0.
+``thorn.E009``  ``THORN_MAX_RESPONSE_SIZE`` is not an integer of at least 0.
+``thorn.E010``  ``THORN_RETRY`` is not a bool.
+``thorn.E011``  ``THORN_RETRY_DELAY`` is not a number of seconds of at least 0.
+``thorn.E012``  ``THORN_RETRY_MAX`` is not an integer of at least 0.
+``thorn.E013``  ``THORN_SIGNAL_HONORS_TRANSACTION`` is not a bool.
+``thorn.E014``  ``THORN_SUBSCRIBERS_SECRET`` is not a string.
+``thorn.E015``  ``THORN_USER_AGENT`` is not a string without line breaks.
+``thorn.E016``  ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` is not None nor an int >= 0.
 ==============  ==========================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib.util import find_spec
 from typing import Any
 
@@ -22,13 +41,13 @@ from django.db import models
 
 from thorn._state import current_app
 from thorn.app import Thorn
-from thorn.conf import event_choices
+from thorn.conf import CHECKS, SettingProblem, setting_problem, setting_problems
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import static_subscriber_errors
 from thorn.utils.hmac import compat_sign
 
-__all__ = ["register"]
+__all__ = ["register", "serious_messages"]
 
 TAG = "thorn"
 
@@ -36,27 +55,71 @@ TAG = "thorn"
 def register() -> None:
     """Register thorn's checks with Django (done by the app's ``ready()``)."""
     for check in (
+        check_settings,
         check_signer,
         check_dispatcher,
         check_subscribers,
         check_subscriber_model,
-        check_settings,
         check_model_events,
     ):
         checks.register(check, TAG)
+
+
+def serious_messages() -> list[checks.CheckMessage]:
+    """Run thorn's checks; return the errors that are not silenced.
+
+    What a Celery worker runs when it starts (see :mod:`thorn.tasks`).
+
+    .. versionadded:: 2.0
+    """
+    return [
+        message
+        for message in checks.run_checks(tags=[TAG])
+        if message.is_serious() and not message.is_silenced()
+    ]
 
 
 def _app() -> Thorn:
     return current_app()
 
 
+def _error(problem: SettingProblem) -> checks.Error:
+    return checks.Error(problem.message, hint=problem.hint, id=problem.id)
+
+
+def _deep_error(name: str, message: str, advice: str = "", obj: Any = None) -> checks.Error:
+    """An error of a deeper check of ``name``, with the id and hint of its CHECKS entry."""
+    problem = SettingProblem(name, _app().settings.raw(name), CHECKS[name].id, message)
+    hint = f"{problem.hint} {advice}" if advice else problem.hint
+    return checks.Error(message, hint=hint, obj=obj, id=problem.id)
+
+
+def _checked(name: str) -> bool:
+    """Tell whether ``name`` passed :func:`check_settings` (deeper checks need a sound type)."""
+    return setting_problem(_app().settings, name) is None
+
+
+def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse settings of the wrong type or out of range, and resolvers that fail (one id each)."""
+    messages: list[checks.CheckMessage] = [
+        _error(problem) for problem in setting_problems(_app().settings)
+    ]
+    name = "THORN_DRF_PERMISSION_CLASSES"
+    if find_spec("rest_framework") is not None and _checked(name):
+        from thorn.django.rest_framework.views import permission_classes
+
+        try:
+            permission_classes()
+        except ImproperlyConfigured as exc:
+            messages.append(_deep_error(name, str(exc)))
+    return messages
+
+
 def check_signer(**kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when deliveries are signed with the compat signer (the default)."""
-    try:
-        signer = _app().settings.THORN_HMAC_SIGNER
-    except ImproperlyConfigured as exc:
-        return [checks.Error(str(exc), id="thorn.E004")]
-    if signer is not compat_sign:
+    if not _checked("THORN_HMAC_SIGNER"):
+        return []  # reported by check_settings
+    if _app().settings.THORN_HMAC_SIGNER is not compat_sign:
         return []
     return [
         checks.Warning(
@@ -71,63 +134,46 @@ def check_signer(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def check_dispatcher(**kwargs: Any) -> list[checks.CheckMessage]:
     """Refuse a ``THORN_DISPATCHER`` that is not an alias, path or class."""
+    if not _checked("THORN_DISPATCHER"):
+        return []  # reported by check_settings
     try:
         _app().Dispatcher  # noqa: B018 -- resolving it is the check
     except ImproperlyConfigured as exc:
-        hint = f"Use one of {sorted(Thorn.dispatchers)} or a 'module:Class' path."
-        return [checks.Error(str(exc), hint=hint, id="thorn.E001")]
+        return [_deep_error("THORN_DISPATCHER", str(exc))]
     return []
 
 
 def check_subscribers(**kwargs: Any) -> list[checks.CheckMessage]:
     """Refuse invalid ``THORN_SUBSCRIBERS`` entries."""
-    return [checks.Error(message, id="thorn.E002") for message in static_subscriber_errors(_app())]
+    if not _checked("THORN_SUBSCRIBERS"):
+        return []  # reported by check_settings
+    return [
+        _deep_error("THORN_SUBSCRIBERS", message) for message in static_subscriber_errors(_app())
+    ]
 
 
 def check_subscriber_model(**kwargs: Any) -> list[checks.CheckMessage]:
     """Refuse a ``THORN_SUBSCRIBER_MODEL`` that is not a subscriber model."""
+    name = "THORN_SUBSCRIBER_MODEL"
+    if not _checked(name):
+        return []  # reported by check_settings
     try:
         model = _app().env.Subscriber  # type: ignore[attr-defined]
     except (ImproperlyConfigured, AttributeError) as exc:
-        return [checks.Error(str(exc), id="thorn.E003")]
+        return [_deep_error(name, str(exc))]
     if not (isinstance(model, type) and issubclass(model, models.Model)):
-        message = f"THORN_SUBSCRIBER_MODEL: {model!r} is not a Django model"
+        message = f"{name}: {model!r} is not a Django model"
     elif not issubclass(model, (AbstractSubscriber, SubscriberModelMixin)):
         message = (
-            f"THORN_SUBSCRIBER_MODEL: {model.__name__} does not implement "
-            "thorn.generic.models.AbstractSubscriber"
+            f"{name}: {model.__name__} does not implement thorn.generic.models.AbstractSubscriber"
         )
     else:
         return []
-    hint = (
+    advice = (
         "Inherit from thorn.generic.models.SubscriberModelMixin, or implement "
         "AbstractSubscriber and register the model with AbstractSubscriber.register()."
     )
-    return [checks.Error(message, hint=hint, obj=model, id="thorn.E003")]
-
-
-def _problem(read: Callable[[], object]) -> str | None:
-    try:
-        read()
-    except ImproperlyConfigured as exc:
-        return str(exc)
-    return None
-
-
-def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
-    """Refuse codecs, validators, event choices and API permissions that cannot be used."""
-    settings = _app().settings
-    readers: list[Callable[[], object]] = [
-        lambda: settings.THORN_CODECS,
-        lambda: settings.THORN_RECIPIENT_VALIDATORS,
-        lambda: event_choices(settings),
-    ]
-    if find_spec("rest_framework") is not None:
-        from thorn.django.rest_framework.views import permission_classes
-
-        readers.append(permission_classes)
-    problems = (_problem(read) for read in readers)
-    return [checks.Error(problem, id="thorn.E004") for problem in problems if problem]
+    return [_deep_error(name, message, advice, obj=model)]
 
 
 def check_model_events(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -10,6 +10,8 @@ import string
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from itsdangerous import Signer
+
 if TYPE_CHECKING:
     from hashlib import _Hash
 
@@ -34,12 +36,6 @@ punctuation = string.punctuation.replace('"', "").replace("'", "")
 
 #: The 92-character alphabet of generated secrets (the same as Thorn 1.5).
 _SECRET_CHARS = string.ascii_letters + string.digits + punctuation
-
-# itsdangerous.Signer's default salt and its "django-concat" key derivation:
-# compat_sign reproduces Signer(key, digest_method=H).get_signature(message)
-# with the standard library only, so thorn does not depend on itsdangerous.
-_COMPAT_SALT = b"itsdangerous.Signer"
-_COMPAT_DERIVATION = b"signer"
 
 
 def _digest_name(name: str) -> str:
@@ -105,14 +101,11 @@ def sign(digest_method: str, key: str | bytes, message: str | bytes) -> bytes:
 def compat_sign(digest_method: str, key: str | bytes, message: str | bytes) -> bytes:
     """Sign ``message`` the way Thorn 1.5's default signer did.
 
-    The result is byte-identical to
-    ``itsdangerous.Signer(key, digest_method=H).get_signature(message)``:
-    the HMAC key is ``H(b"itsdangerous.Signer" + b"signer" + key)``, and the
-    signature is URL-safe base64 without ``=`` padding.  Check it with
-    :func:`compat_verify`.
-
-    .. versionchanged:: 2.0
-        Computed with the standard library; itsdangerous is not needed.
+    This is ``itsdangerous.Signer(key, digest_method=H).get_signature(message)``,
+    as in Thorn 1.5: itsdangerous derives the HMAC key as
+    ``H(b"itsdangerous.Signer" + b"signer" + key)`` (its default salt and its
+    ``django-concat`` key derivation), and the signature is URL-safe base64
+    without ``=`` padding.  Check it with :func:`compat_verify`.
 
     Arguments:
         digest_method: Digest name (see :data:`allowed_algorithms`); it is
@@ -128,10 +121,9 @@ def compat_sign(digest_method: str, key: str | bytes, message: str | bytes) -> b
         >>> compat_sign("sha256", "secret", '{"event": "article.created"}')
         b'8ulb__5cyeOhbKgWABx89VgVCeueOI8Yz5ZxZJ8E1Ow'
     """
-    name = _digest_name(digest_method)
-    derived = hashlib.new(name, _COMPAT_SALT + _COMPAT_DERIVATION + _to_bytes(key)).digest()
-    mac = hmac.new(derived, _to_bytes(message), name)
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+    # A fresh Signer per call: the key and digest are the subscriber's own.
+    signer = Signer(_to_bytes(key), digest_method=get_digest(digest_method))
+    return signer.get_signature(_to_bytes(message))
 
 
 def _matches(expected: bytes, digest: str | bytes) -> bool:

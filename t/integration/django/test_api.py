@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -20,11 +21,13 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
 from thorn._state import current_app
 from thorn.django.models import Subscriber
+from thorn.django.rest_framework.serializers import SubscriberSerializer
 from thorn.django.rest_framework.views import MAX_BODY_SIZE
 from thorn.exceptions import ImproperlyConfigured
 from thorn.transport import Transport
@@ -54,7 +57,7 @@ LIST_KEYS = [key for key in DOC_KEYS if key != "hmac_secret"]
 #: The body of the docs' curl example.
 DOCS_EXAMPLE = {"event": "article.*", "url": "https://e.com/h/article?u=1"}
 FORM = "application/x-www-form-urlencoded"
-#: A chosen secret (within the 16..512 bounds).
+#: A chosen secret (within the 1..512 bounds).
 SECRET = "s3cr3t-0f-the-subscriber-with-enough-length"
 
 
@@ -200,7 +203,8 @@ def test_subscribe_location_header_is_the_subscription_url(api):
 def test_each_subscription_gets_its_own_random_secret(api):
     """Two subscriptions made without a secret get two different 64-character secrets."""
     first = api.post(LIST, DOCS_EXAMPLE, format="json").json()["hmac_secret"]
-    second = api.post(LIST, DOCS_EXAMPLE, format="json").json()["hmac_secret"]
+    second = api.post(LIST, {**DOCS_EXAMPLE, "event": "comment.*"}, format="json").json()
+    second = second["hmac_secret"]
 
     assert [64, 64] == [len(first), len(second)]
     assert first != second
@@ -321,9 +325,11 @@ def test_hmac_digest_is_accepted_in_any_case_and_stored_lower(api, posted, store
     assert stored == Subscriber.objects.get().hmac_digest
 
 
-@pytest.mark.parametrize("secret", ["x" * 16, "y" * 512, "  spaces kept around  "])
-def test_hmac_secret_bounds_are_inclusive_and_whitespace_is_kept(api, secret):
-    """Secrets of 16 and 512 characters are accepted, and stored exactly (no trimming)."""
+@pytest.mark.parametrize(
+    "secret", ["x", "s3cr3t", "x" * 15, "x" * 16, "y" * 512, "  spaces kept around  ", " x "]
+)
+def test_hmac_secret_of_any_length_up_to_512_is_accepted_and_kept(api, secret):
+    """Secrets of 1 to 512 characters are accepted as in Thorn 1.5, and stored exactly."""
     response = api.post(LIST, {**DOCS_EXAMPLE, "hmac_secret": secret}, format="json")
 
     assert 201 == response.status_code
@@ -337,6 +343,352 @@ def test_form_encoded_request_body_is_accepted(api, alice):
 
     assert 201 == response.status_code
     assert alice == Subscriber.objects.get().user
+
+
+# -- duplicates ----------------------------------------------------------------
+
+
+def non_field_error(response: Any, says: str) -> str:
+    """The single non-field error of a 400 response, which must say ``says``."""
+    assert 400 == response.status_code, response.content
+    errors = errors_of(response)
+    assert ["non_field_errors"] == list(errors)
+    [error] = errors["non_field_errors"]
+    assert says in error
+    return error
+
+
+def duplicate_error(response: Any) -> str:
+    return non_field_error(response, "duplicate")
+
+
+def test_a_duplicate_subscription_is_refused(api, alice):
+    """A second POST of the same event and URL by the same user is a 400 naming the first."""
+    first = api.post(LIST, DOCS_EXAMPLE, format="json").json()
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert first["id"] in duplicate_error(response)
+    assert [first["id"]] == [str(s.uuid) for s in Subscriber.objects.all()]
+
+
+def test_a_duplicate_with_other_options_is_still_refused(api, alice):
+    """Another secret, digest or content type does not make the same event and URL new."""
+    api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    response = api.post(
+        LIST,
+        {**DOCS_EXAMPLE, "hmac_secret": SECRET, "hmac_digest": "sha512", "content_type": FORM},
+        format="json",
+    )
+
+    duplicate_error(response)
+    assert 1 == Subscriber.objects.count()
+
+
+def test_a_duplicate_of_a_subscription_made_in_code_is_refused(api, alice):
+    """The caller's subscriptions made in the admin or in code count as well."""
+    mine = owned(alice, "article.*", url=DOCS_EXAMPLE["url"])
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert str(mine.uuid) in duplicate_error(response)
+    assert 1 == Subscriber.objects.count()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"event": "article.created"}, id="other-event"),
+        pytest.param({"url": "https://e.com/h/article?u=2"}, id="other-url"),
+        pytest.param({"url": "https://E.com/h/article?u=1"}, id="url-written-otherwise"),
+    ],
+)
+def test_another_event_or_url_is_not_a_duplicate(api, other):
+    """Event and URL are compared exactly: another event, or another URL string, is accepted."""
+    api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    response = api.post(LIST, {**DOCS_EXAMPLE, **other}, format="json")
+
+    assert 201 == response.status_code
+    assert 2 == Subscriber.objects.count()
+
+
+def test_the_same_subscription_as_another_user_is_accepted(api, bob):
+    """Bob's subscription of the same event and URL does not stop alice's (nor reveal it)."""
+    theirs = owned(bob, "article.*", url=DOCS_EXAMPLE["url"])
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert 201 == response.status_code
+    assert str(theirs.uuid).encode() not in response.content
+    assert 2 == Subscriber.objects.count()
+
+
+@pytest.mark.parametrize(
+    ("method", "payload"),
+    [
+        ("patch", {"event": "article.*"}),
+        ("patch", {"event": "article.*", "url": "https://e.com/h/article?u=1"}),
+        ("put", {"event": "article.*", "url": "https://e.com/h/article?u=1"}),
+        ("post", {"url": "https://e.com/h/article?u=1", "event": "article.*"}),
+    ],
+)
+def test_changing_a_subscription_into_a_duplicate_is_refused(api, alice, method, payload):
+    """PUT, PATCH or POST that would make a subscription equal another of the owner: a 400."""
+    first = owned(alice, "article.*", url=DOCS_EXAMPLE["url"])
+    second = owned(alice, "comment.*", url=DOCS_EXAMPLE["url"])
+    before = row_of(second)
+
+    response = getattr(api, method)(detail(second.uuid), payload, format="json")
+
+    assert str(first.uuid) in duplicate_error(response)
+    assert before == row_of(second)
+
+
+@pytest.mark.parametrize(
+    ("method", "payload"),
+    [
+        ("patch", {"event": "article.*"}),
+        ("put", {"event": "article.*", "url": "https://e.com/h/article?u=1"}),
+        ("post", {"hmac_digest": "sha512"}),
+    ],
+)
+def test_saving_a_subscription_as_it_is_is_not_a_duplicate(api, alice, method, payload):
+    """A subscription re-sent with its own event and URL is not a duplicate of itself: 200."""
+    mine = owned(alice, "article.*", url=DOCS_EXAMPLE["url"])
+
+    response = getattr(api, method)(detail(mine.uuid), payload, format="json")
+
+    assert 200 == response.status_code
+    assert 1 == Subscriber.objects.count()
+
+
+def post_at_once(users: list[User], bodies: list[dict[str, Any]]) -> list[int]:
+    """POST ``bodies[i]`` to /hooks/ as ``users[i]``, each from its own thread and connection.
+
+    Every request waits, once validated, until all of them are: then they
+    save together, which is when a duplicate (or one too many) could slip
+    through.  Returns the statuses, sorted.
+    """
+    barrier = threading.Barrier(len(bodies), timeout=30)
+    validate = SubscriberSerializer.validate
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def validate_together(self: SubscriberSerializer, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate(self, attrs)
+        barrier.wait()
+        return attrs
+
+    def post(user: User, body: dict[str, Any]) -> None:
+        try:
+            statuses.append(client_for(user).post(LIST, body, format="json").status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SubscriberSerializer, "validate", validate_together)
+        threads = [
+            threading.Thread(target=post, args=pair) for pair in zip(users, bodies, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert [] == errors
+    return sorted(statuses)
+
+
+@pytest.fixture
+def row_locks() -> None:
+    """Skip unless the database locks rows (PostgreSQL); SQLite's test database is per thread."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs row locks and a database shared by threads (PostgreSQL)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_duplicates_make_one_subscription(row_locks, alice):
+    """Two identical POSTs saving at the same moment: one 201, one 400 (the owner is locked)."""
+    statuses = post_at_once([alice, alice], [DOCS_EXAMPLE, DOCS_EXAMPLE])
+
+    assert [201, 400] == statuses
+    assert 1 == Subscriber.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_subscriptions_do_not_multiply_deliveries(api, receiver, sentinel):
+    """Five POSTs of one subscription make one subscription: a save sends one webhook, not five."""
+    body = {"event": "article.created", "url": receiver.url("/flood")}
+
+    statuses = [api.post(LIST, body, format="json").status_code for _ in range(5)]
+    Article.objects.create(title="Once")
+
+    assert [201, 400, 400, 400, 400] == statuses
+    sentinel()
+    assert ["Once"] == [json.loads(r.body)["data"]["title"] for r in receiver.for_path("/flood")]
+
+
+# -- THORN_MAX_SUBSCRIPTIONS_PER_USER ---------------------------------------------
+
+
+def fill(user: User, count: int) -> None:
+    """Give ``user`` ``count`` subscriptions, made in code (which is not limited)."""
+    Subscriber.objects.bulk_create(
+        Subscriber(user=user, event="article.created", url=f"https://fill.example/{n}")
+        for n in range(count)
+    )
+
+
+def subscribe_number(client: APIClient, n: int) -> Any:
+    """POST a subscription of its own (the n-th URL) through ``client``."""
+    return client.post(LIST, {**DOCS_EXAMPLE, "url": f"https://e.com/h/{n}"}, format="json")
+
+
+def limit_error(response: Any) -> str:
+    return non_field_error(response, "THORN_MAX_SUBSCRIPTIONS_PER_USER")
+
+
+def test_subscribing_past_the_default_limit_of_100_is_refused(api, alice):
+    """With 100 subscriptions, alice's next POST is a 400 naming the limit; nothing is stored."""
+    fill(alice, 100)
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert (
+        "You have reached the limit of 100 subscriptions (THORN_MAX_SUBSCRIPTIONS_PER_USER)."
+        == limit_error(response)
+    )
+    assert 100 == Subscriber.objects.filter(user=alice).count()
+
+
+def test_the_limit_counts_up_to_the_configured_number(settings, api, alice):
+    """With a limit of 3, three POSTs are 201 and the fourth is a 400."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 3
+
+    statuses = [subscribe_number(api, n).status_code for n in range(3)]
+    refused = subscribe_number(api, 3)
+
+    assert [201, 201, 201] == statuses
+    assert "limit of 3 subscriptions" in limit_error(refused)
+    assert 3 == Subscriber.objects.count()
+
+
+def test_unsubscribing_makes_room_under_the_limit(settings, api, alice):
+    """At the limit, deleting a subscription lets the user subscribe again."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    first = subscribe_number(api, 0).json()
+    limit_error(subscribe_number(api, 1))
+
+    assert 204 == api.delete(detail(first["id"])).status_code
+
+    assert 201 == subscribe_number(api, 1).status_code
+
+
+def test_a_limit_of_none_is_no_limit(settings, api, alice):
+    """THORN_MAX_SUBSCRIPTIONS_PER_USER = None: past 100 subscriptions alice can still subscribe."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = None
+    fill(alice, 100)
+
+    response = api.post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert 201 == response.status_code
+    assert 101 == Subscriber.objects.filter(user=alice).count()
+
+
+def test_a_limit_of_0_refuses_every_subscription(settings, api):
+    """THORN_MAX_SUBSCRIPTIONS_PER_USER = 0: users cannot subscribe through the API at all."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 0
+
+    assert "limit of 0 subscriptions" in limit_error(api.post(LIST, DOCS_EXAMPLE, format="json"))
+    assert 0 == Subscriber.objects.count()
+
+
+def test_other_users_subscriptions_do_not_count(settings, api, bob):
+    """Bob's subscriptions do not count toward alice's limit."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 2
+    fill(bob, 5)
+
+    assert [201, 201] == [subscribe_number(api, n).status_code for n in range(2)]
+
+
+def test_changing_a_subscription_at_the_limit_is_allowed(settings, api, alice):
+    """The limit is on creating: at the limit, PATCH, PUT and POST to a subscription still work."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    mine = owned(alice)
+
+    assert 200 == api.patch(detail(mine.uuid), {"event": "a.b"}, format="json").status_code
+    assert 200 == api.post(detail(mine.uuid), {"event": "a.c"}, format="json").status_code
+    put = {"event": "a.d", "url": "https://put.example/"}
+    assert 200 == api.put(detail(mine.uuid), put, format="json").status_code
+
+
+def test_staff_users_are_not_limited(settings, django_user_model):
+    """A staff user past the limit still subscribes through the API."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    fill(staff, 3)
+
+    response = client_for(staff).post(LIST, DOCS_EXAMPLE, format="json")
+
+    assert 201 == response.status_code
+    assert 4 == Subscriber.objects.filter(user=staff).count()
+
+
+def test_code_and_the_admin_are_not_limited(settings, alice, admin_client):
+    """Past the limit, code (objects.create) and the admin still add subscriptions for alice."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    owned(alice, url="https://code.example/1")
+    owned(alice, url="https://code.example/2")
+
+    response = admin_client.post(
+        "/admin/webhooks/subscriber/add/",
+        {
+            "event": "article.created",
+            "url": "https://admin.example/hook",
+            "user": str(alice.pk),
+            "content_type": "application/json",
+            "hmac_digest": "sha256",
+            "hmac_secret": SECRET,
+        },
+    )
+
+    assert 302 == response.status_code
+    assert 3 == Subscriber.objects.filter(user=alice).count()
+
+
+def test_a_user_at_the_limit_costs_no_dns_lookup(settings, api, alice, resolver):
+    """At the limit, the POST is refused before its URL is validated: the host is not resolved."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    owned(alice)
+
+    response = api.post(LIST, {**DOCS_EXAMPLE, "url": "https://hooks.example/"}, format="json")
+
+    limit_error(response)
+    assert [] == resolver.calls
+
+
+def test_an_unusable_limit_names_the_setting(settings, api):
+    """A limit that is not None nor an integer of at least 0 raises ImproperlyConfigured."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = "100"
+
+    with pytest.raises(ImproperlyConfigured, match="THORN_MAX_SUBSCRIPTIONS_PER_USER"):
+        api.post(LIST, DOCS_EXAMPLE, format="json")
+    assert 0 == Subscriber.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_subscriptions_cannot_pass_the_limit(settings, row_locks, alice):
+    """With a limit of 1, two different POSTs saving at the same moment: one 201, one 400."""
+    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
+    bodies = [{**DOCS_EXAMPLE, "url": f"https://e.com/h/{n}"} for n in range(2)]
+
+    statuses = post_at_once([alice, alice], bodies)
+
+    assert [201, 400] == statuses
+    assert 1 == Subscriber.objects.count()
 
 
 # -- update ----------------------------------------------------------------
@@ -419,6 +771,17 @@ def test_patch_changes_only_the_given_fields(api, alice):
     assert {k: before[k] for k in unchanged} == {k: after[k] for k in unchanged}
 
 
+def test_patch_to_a_short_secret_is_accepted(api, alice):
+    """PATCH {"hmac_secret": "k"}: a one-character secret is accepted and stored, as in 1.5."""
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    response = api.patch(detail(subscriber.uuid), {"hmac_secret": "k"}, format="json")
+
+    assert 200 == response.status_code
+    assert "k" == response.json()["hmac_secret"]
+    assert "k" == row_of(subscriber)["hmac_secret"]
+
+
 def test_patch_validates_what_it_changes(api, alice):
     """PATCH with an invalid value is 400 on that field and changes nothing."""
     subscriber = owned(alice)
@@ -433,16 +796,53 @@ def test_patch_validates_what_it_changes(api, alice):
     assert before == row_of(subscriber)
 
 
-def test_post_to_a_detail_url_is_405(api, alice):
-    """POST /hooks/<id>/ is not an update (the docs say it is): 405, nothing changes."""
-    subscriber = owned(alice)
+def test_post_to_a_subscription_updates_it_like_patch(api, alice):
+    """POST /hooks/<id>/ {"event"} (1.5's documented POST|PATCH): 200, only the event changes."""
+    subscriber = owned(alice, hmac_secret=SECRET)
     before = row_of(subscriber)
 
     response = api.post(detail(subscriber.uuid), {"event": "article.removed"}, format="json")
 
-    assert 405 == response.status_code
-    assert before == row_of(subscriber)
+    assert 200 == response.status_code
+    body = response.json()
+    assert DOC_KEYS == list(body)
+    assert ("article.removed", str(subscriber.uuid)) == (body["event"], body["id"])
+    after = row_of(subscriber)
+    assert {**before, "event": "article.removed", "updated_at": after["updated_at"]} == after
     assert 1 == Subscriber.objects.count()
+
+
+def test_post_to_a_subscription_accepts_a_form(api, alice):
+    """POST /hooks/<id>/ with a form body (as a browser would send it) updates like PATCH."""
+    subscriber = owned(alice)
+
+    response = api.post(detail(subscriber.uuid), {"url": "https://form.example/hook"})
+
+    assert 200 == response.status_code
+    assert "https://form.example/hook" == row_of(subscriber)["url"]
+
+
+def test_post_to_a_subscription_validates_what_it_changes(api, alice):
+    """POST /hooks/<id>/ with an invalid value is a 400 on that field and changes nothing."""
+    subscriber = owned(alice)
+    before = row_of(subscriber)
+
+    response = api.post(detail(subscriber.uuid), {"hmac_digest": "md5"}, format="json")
+
+    assert 400 == response.status_code
+    assert ["hmac_digest"] == list(errors_of(response))
+    assert before == row_of(subscriber)
+
+
+def test_detail_allows_post(api, alice):
+    """OPTIONS /hooks/<id>/ lists POST among the allowed methods, next to PUT and PATCH."""
+    subscriber = owned(alice)
+
+    response = api.options(detail(subscriber.uuid))
+
+    assert 200 == response.status_code
+    allowed = {method.strip() for method in response["Allow"].split(",")}
+    assert {"GET", "PUT", "PATCH", "POST", "DELETE"} <= allowed
 
 
 # -- authentication and ownership ---------------------------------------------
@@ -473,11 +873,12 @@ def test_anonymous_cannot_subscribe(anonymous):
         ("get", None),
         ("put", {"event": "comment.*", "url": "https://evil.example/"}),
         ("patch", {"url": "https://evil.example/"}),
+        ("post", {"url": "https://evil.example/"}),
         ("delete", None),
     ],
 )
 def test_anonymous_cannot_touch_a_subscription(anonymous, alice, method, payload):
-    """Anonymous GET/PUT/PATCH/DELETE of a subscription is 403 and reveals or changes nothing."""
+    """Anonymous GET/PUT/PATCH/POST/DELETE of a subscription is 403; nothing is shown or changed."""
     subscriber = owned(alice, hmac_secret=SECRET)
     before = row_of(subscriber)
 
@@ -529,11 +930,12 @@ def test_others_subscription_is_not_in_the_list(api, bob):
         ("get", None),
         ("put", {"event": "comment.*", "url": "https://alice.example/stolen"}),
         ("patch", {"url": "https://alice.example/stolen"}),
+        ("post", {"url": "https://alice.example/stolen"}),
         ("delete", None),
     ],
 )
 def test_others_subscription_is_404_and_untouched(api, bob, method, payload):
-    """GET/PUT/PATCH/DELETE of bob's subscription by alice is 404 (never 403); bob's row stays."""
+    """Any method on bob's subscription by alice is a 404 (never 403); bob's row stays."""
     theirs = owned(bob, hmac_secret=SECRET)
     before = row_of(theirs)
 
@@ -640,7 +1042,7 @@ def test_read_only_fields_are_ignored_on_update(api, alice, bob):
     assert bob.pk == row_of(theirs)["user_id"]
 
 
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "put", "patch", "post", "delete"])
 @pytest.mark.parametrize("ident", ["abc", "not-a-uuid", "12345", "c91fe938-55fb-4190-a5ed"])
 def test_malformed_uuid_is_404(api, alice, method, ident):
     """/hooks/<not a uuid>/ is a 404 for every method (1.5 answered 500)."""
@@ -683,6 +1085,7 @@ def test_permission_classes_refuse_a_non_staff_user(settings, api, alice, classe
     assert 403 == api.post(LIST, DOCS_EXAMPLE, format="json").status_code
     assert 403 == api.get(detail(mine.uuid)).status_code
     assert 403 == api.patch(detail(mine.uuid), {"event": "x.y"}, format="json").status_code
+    assert 403 == api.post(detail(mine.uuid), {"event": "x.y"}, format="json").status_code
     assert 403 == api.delete(detail(mine.uuid)).status_code
     assert [before] == [row_of(s) for s in Subscriber.objects.all()]
 
@@ -729,6 +1132,7 @@ def test_object_permissions_are_checked(settings, api, alice):
     assert 200 == api.get(detail(visible.uuid)).status_code
     assert 403 == api.get(detail(hidden.uuid)).status_code
     assert 403 == api.patch(detail(hidden.uuid), {"event": "x.y"}, format="json").status_code
+    assert 403 == api.post(detail(hidden.uuid), {"event": "x.y"}, format="json").status_code
     assert 403 == api.delete(detail(hidden.uuid)).status_code
     assert before == row_of(hidden)
 
@@ -791,8 +1195,9 @@ INVALID = [
     pytest.param(
         {**DOCS_EXAMPLE, "hmac_digest": "md5"}, "hmac_digest", "not a valid digest", id="md5"
     ),
+    pytest.param({**DOCS_EXAMPLE, "hmac_secret": ""}, "hmac_secret", "blank", id="empty-secret"),
     pytest.param(
-        {**DOCS_EXAMPLE, "hmac_secret": "x" * 15}, "hmac_secret", "at least 16", id="secret-15"
+        {**DOCS_EXAMPLE, "hmac_secret": " \t "}, "hmac_secret", "blank", id="blank-secret"
     ),
     pytest.param(
         {**DOCS_EXAMPLE, "hmac_secret": "x" * 513},
@@ -921,6 +1326,79 @@ def test_malformed_json_is_400(api):
     assert 0 == Subscriber.objects.count()
 
 
+def nested(depth: int, opening: str = "[", closing: str = "]") -> str:
+    """JSON nested ``depth`` levels deep: ``[[[...]]]``, or objects with ``'{"a":'``."""
+    inner = "1" if opening.endswith(":") else ""
+    return opening * depth + inner + closing * depth
+
+
+#: Bodies nested far deeper than Python's recursion limit, all under the 16 KiB cap.
+DEEPLY_NESTED = [
+    pytest.param(nested(5000), id="arrays-5000"),
+    pytest.param(nested(2500, '{"a":', "}"), id="objects-2500"),
+    pytest.param(
+        '{"event": "article.*", "url": "https://e.com/", "pad": ' + nested(5000) + "}",
+        id="in-an-unknown-field",
+    ),
+]
+
+
+@pytest.mark.parametrize("body", DEEPLY_NESTED)
+def test_deeply_nested_json_is_400(api, body):
+    """A ~10 KB JSON body nested thousands of levels deep is a 400 parse error (it was a 500)."""
+    assert len(body.encode()) <= MAX_BODY_SIZE
+
+    response = post_json(api, LIST, body)
+
+    assert 400 == response.status_code
+    assert {"detail": "Malformed request body: it is nested too deeply."} == response.json()
+    assert 0 == Subscriber.objects.count()
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "post"])
+def test_deeply_nested_update_is_400(api, alice, method):
+    """A deeply nested PUT, PATCH or POST to a subscription is a 400 and changes nothing."""
+    mine = owned(alice)
+    before = row_of(mine)
+
+    response = post_json(api, detail(mine.uuid), nested(5000), method=method)
+
+    assert 400 == response.status_code
+    assert before == row_of(mine)
+
+
+@pytest.mark.parametrize("depth", [10, 100, 500, 900, 990, 1000, 1100, 2000, 5000])
+def test_nested_field_values_are_400_at_any_depth(api, depth):
+    """An event nested at any depth, below or above the recursion limit, is a 400, never a 500."""
+    body = '{"url": "https://e.com/", "event": ' + nested(depth) + "}"
+
+    response = post_json(api, LIST, body)
+
+    assert 400 == response.status_code
+    assert 0 == Subscriber.objects.count()
+
+
+MALFORMED = [
+    pytest.param("application/json", b'{"event": "article.*", "url": ', id="truncated-json"),
+    pytest.param("application/json", b"\xff\xfe{}", id="json-not-utf8"),
+    pytest.param("application/json", b'{"event": NaN}', id="json-nan"),
+    pytest.param("application/json", b"9" * 5000, id="json-5000-digit-integer"),
+    pytest.param("application/json; charset=utf-16", b"{}", id="json-utf16-without-bom"),
+    pytest.param("application/json; charset=rot13", b"{}", id="unsupported-charset"),
+    pytest.param("multipart/form-data", b"--x\r\n", id="multipart-without-boundary"),
+    pytest.param(FORM, b"a=1&" * 1001, id="form-with-too-many-fields"),
+]
+
+
+@pytest.mark.parametrize(("content_type", "body"), MALFORMED)
+def test_malformed_bodies_are_400(api, content_type, body):
+    """Every body the parsers cannot decode is a 400 (never a 500), and stores nothing."""
+    response = api.generic("POST", LIST, body, content_type=content_type)
+
+    assert 400 == response.status_code
+    assert 0 == Subscriber.objects.count()
+
+
 def test_json_that_is_not_an_object_is_400(api):
     """A JSON list instead of an object is a 400 and stores nothing."""
     response = post_json(api, LIST, json.dumps([DOCS_EXAMPLE]))
@@ -960,9 +1438,9 @@ def test_body_size_limit_is_inclusive(api):
     assert 1 == Subscriber.objects.count()
 
 
-@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("method", ["put", "patch", "post"])
 def test_oversized_update_is_413(api, alice, method):
-    """An oversized PUT or PATCH is a 413 and leaves the row unchanged."""
+    """An oversized PUT, PATCH or POST to a subscription is a 413 and leaves the row unchanged."""
     mine = owned(alice)
     before = row_of(mine)
 
@@ -1198,6 +1676,18 @@ def test_api_subscription_options_are_used_for_delivery(api, receiver):
     form = parse_qs(received.body.decode(), keep_blank_values=True)
     assert ["article.created"] == form["event"]
     assert {"title": "Form encoded", "state": "PENDING"} == json.loads(form["data"][0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_short_chosen_secret_signs_the_deliveries(api, receiver):
+    """A one-character secret chosen through the API (accepted, as in 1.5) signs the webhooks."""
+    created = subscribe_through_api(api, receiver, "/short-secret", hmac_secret="k")
+
+    Article.objects.create(title="Short secret")
+
+    [received] = receiver.wait_for_path("/short-secret")
+    assert "k" == created["hmac_secret"]
+    assert verify(received.header("Hook-HMAC") or "", "sha256", "k", received.body)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import subprocess
 import sys
@@ -178,6 +180,155 @@ def test_other_unusable_settings_are_errors(settings, name, value):
     message = only("thorn.E004")
 
     assert name in message.msg
+
+
+#: Mistyped settings, each with the id that must report it (issue 11 found
+#: that ``manage.py check`` reported 4 of 11 such settings).
+MISTYPED = [
+    pytest.param("THORN_CHUNKSIZE", -1, "thorn.E007", id="chunksize-negative"),
+    pytest.param("THORN_CHUNKSIZE", "10", "thorn.E007", id="chunksize-string"),
+    pytest.param("THORN_CHUNKSIZE", 0, "thorn.E007", id="chunksize-zero"),
+    pytest.param("THORN_CHUNKSIZE", 2.5, "thorn.E007", id="chunksize-float"),
+    pytest.param("THORN_CHUNKSIZE", True, "thorn.E007", id="chunksize-bool"),
+    pytest.param("THORN_RETRY_MAX", "x", "thorn.E012", id="retry-max-string"),
+    pytest.param("THORN_RETRY_MAX", -1, "thorn.E012", id="retry-max-negative"),
+    pytest.param("THORN_RETRY_DELAY", "soon", "thorn.E011", id="retry-delay-string"),
+    pytest.param("THORN_RETRY_DELAY", -0.5, "thorn.E011", id="retry-delay-negative"),
+    pytest.param("THORN_EVENT_TIMEOUT", "3", "thorn.E008", id="timeout-string"),
+    pytest.param("THORN_EVENT_TIMEOUT", 0, "thorn.E008", id="timeout-zero"),
+    pytest.param("THORN_EVENT_TIMEOUT", float("nan"), "thorn.E008", id="timeout-nan"),
+    pytest.param("THORN_EVENT_TIMEOUT", float("inf"), "thorn.E008", id="timeout-infinite"),
+    pytest.param("THORN_MAX_RESPONSE_SIZE", "big", "thorn.E009", id="response-size-string"),
+    pytest.param("THORN_MAX_RESPONSE_SIZE", -1, "thorn.E009", id="response-size-negative"),
+    pytest.param("THORN_RETRY", "yes", "thorn.E010", id="retry-string"),
+    pytest.param("THORN_RETRY", 1, "thorn.E010", id="retry-int"),
+    pytest.param("THORN_USER_AGENT", 5, "thorn.E015", id="user-agent-int"),
+    pytest.param("THORN_USER_AGENT", "thorn\r\nX-Evil: 1", "thorn.E015", id="user-agent-crlf"),
+    pytest.param("THORN_BASE_URL", "not a url", "thorn.E006", id="base-url-not-a-url"),
+    pytest.param("THORN_BASE_URL", "ftp://example.com", "thorn.E006", id="base-url-ftp"),
+    pytest.param("THORN_BASE_URL", "example.com", "thorn.E006", id="base-url-no-scheme"),
+    pytest.param("THORN_ALLOW_REDIRECTS", "no", "thorn.E005", id="redirects-string"),
+    pytest.param("THORN_SIGNAL_HONORS_TRANSACTION", 1, "thorn.E013", id="transaction-int"),
+    pytest.param("THORN_SUBSCRIBERS_SECRET", 42, "thorn.E014", id="subscribers-secret-int"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", "100", "thorn.E016", id="limit-string"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", -1, "thorn.E016", id="limit-negative"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", 2.5, "thorn.E016", id="limit-float"),
+    pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", False, "thorn.E016", id="limit-bool"),
+    pytest.param("THORN_DISPATCHER", "celeryy", "thorn.E001", id="dispatcher-typo"),
+    pytest.param("THORN_DISPATCHER", 5, "thorn.E001", id="dispatcher-int"),
+    pytest.param(
+        "THORN_SUBSCRIBERS", ["https://example.com/"], "thorn.E002", id="subscribers-list"
+    ),
+    pytest.param("THORN_SUBSCRIBER_MODEL", 5, "thorn.E003", id="subscriber-model-int"),
+    pytest.param("THORN_HMAC_SIGNER", 5, "thorn.E004", id="signer-int"),
+    pytest.param("THORN_HMAC_SIGNER", "t.no_such_module:sign", "thorn.E004", id="signer-missing"),
+    pytest.param("THORN_CODECS", {"application/json": 5}, "thorn.E004", id="codec-int"),
+    pytest.param("THORN_RECIPIENT_VALIDATORS", "block_internal_ips", "thorn.E004", id="validators"),
+    pytest.param("THORN_DRF_PERMISSION_CLASSES", "IsAdminUser", "thorn.E004", id="permissions-str"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "check_id"), MISTYPED)
+def test_a_mistyped_setting_is_one_error_naming_it(valid, name, value, check_id):
+    """Each mistyped setting gives one error with its id; the hint names the setting and value."""
+    setattr(valid, name, value)
+
+    message = only(check_id)
+
+    assert checks.ERROR == message.level
+    assert name in message.msg
+    assert name in message.hint
+    assert repr(value) in message.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("THORN_CHUNKSIZE", 1),
+        ("THORN_RETRY_MAX", 0),
+        ("THORN_RETRY_DELAY", 0),
+        ("THORN_RETRY_DELAY", 0.25),
+        ("THORN_EVENT_TIMEOUT", 1),
+        ("THORN_EVENT_TIMEOUT", 0.5),
+        ("THORN_MAX_RESPONSE_SIZE", 0),
+        ("THORN_RETRY", False),
+        ("THORN_ALLOW_REDIRECTS", True),
+        ("THORN_SIGNAL_HONORS_TRANSACTION", False),
+        ("THORN_BASE_URL", "https://example.com/blog/"),
+        ("THORN_BASE_URL", "http://127.0.0.1:8000"),
+        ("THORN_USER_AGENT", "proj-webhooks/1.0"),
+        ("THORN_SUBSCRIBERS_SECRET", "static-secret"),
+        ("THORN_EVENT_CHOICES", ("article.created",)),
+        ("THORN_DRF_PERMISSION_CLASSES", ["rest_framework.permissions:IsAdminUser"]),
+        ("THORN_RECIPIENT_VALIDATORS", []),
+        ("THORN_DISPATCHER", "disabled"),
+        ("THORN_MAX_SUBSCRIPTIONS_PER_USER", None),
+        ("THORN_MAX_SUBSCRIPTIONS_PER_USER", 0),
+        ("THORN_MAX_SUBSCRIPTIONS_PER_USER", 5000),
+    ],
+)
+def test_valid_values_give_no_error(valid, name, value):
+    """Values of the right type and range, boundaries included, are not reported."""
+    setattr(valid, name, value)
+
+    assert [] == thorn_messages()
+
+
+def manage_py_check(settings: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """``python -m django check`` (``manage.py check``) with the test project and ``settings``."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "t.proj.check_settings",
+        "THORN_TEST_SETTINGS": json.dumps(settings),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_manage_py_check_reports_every_mistyped_setting():
+    """``manage.py check`` fails and names each of eleven mistyped settings with its own id."""
+    mistyped = {
+        "THORN_CHUNKSIZE": ("-1", "thorn.E007"),
+        "THORN_RETRY_MAX": ("'x'", "thorn.E012"),
+        "THORN_RETRY_DELAY": ("'soon'", "thorn.E011"),
+        "THORN_EVENT_TIMEOUT": ("'3'", "thorn.E008"),
+        "THORN_MAX_RESPONSE_SIZE": ("'big'", "thorn.E009"),
+        "THORN_RETRY": ("'yes'", "thorn.E010"),
+        "THORN_USER_AGENT": ("5", "thorn.E015"),
+        "THORN_BASE_URL": ("'not a url'", "thorn.E006"),
+        "THORN_ALLOW_REDIRECTS": ("'no'", "thorn.E005"),
+        "THORN_SIGNAL_HONORS_TRANSACTION": ("1", "thorn.E013"),
+        "THORN_DISPATCHER": ("'celeryy'", "thorn.E001"),
+    }
+
+    result = manage_py_check(
+        {name: ast.literal_eval(value) for name, (value, _) in mistyped.items()}
+    )
+
+    assert 1 == result.returncode, result.stderr
+    reported = {
+        name: (value, check_id)
+        for name, (value, check_id) in mistyped.items()
+        if any(
+            line.startswith(f"?: ({check_id}) {name}") and f"it is {value} (" in line
+            for line in result.stderr.replace("\n\tHINT:", " HINT:").splitlines()
+        )
+    }
+    assert mistyped == reported, result.stderr
+
+
+def test_manage_py_check_passes_the_project_settings():
+    """``manage.py check`` of the test project (with the standard signer) succeeds."""
+    result = manage_py_check({})
+
+    assert 0 == result.returncode, result.stderr
+    assert "thorn." not in result.stderr
 
 
 def test_the_blog_models_events_are_all_sent():

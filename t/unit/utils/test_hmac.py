@@ -8,6 +8,7 @@ import string
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import Signer
 
 from thorn.utils.hmac import (
     allowed_algorithms,
@@ -101,9 +102,24 @@ class TestCompatSign:
     @pytest.mark.parametrize(("digest", "key", "message", "signed", "compat"), VECTORS)
     def test_matches_itsdangerous_signer(self, digest, key, message, signed, compat):
         """compat_sign() equals itsdangerous.Signer(...).get_signature()."""
-        itsdangerous = pytest.importorskip("itsdangerous")
-        signer = itsdangerous.Signer(key, digest_method=getattr(hashlib, digest.lower()))
+        signer = Signer(key, digest_method=getattr(hashlib, digest.lower()))
         assert signer.get_signature(message) == compat_sign(digest, key, message)
+
+    def test_is_built_on_itsdangerous(self, monkeypatch):
+        """compat_sign() signs with itsdangerous's Signer, as Thorn 1.5 did."""
+        calls: list[tuple[bytes, bytes]] = []
+        get_signature = Signer.get_signature
+
+        def recording(self, value):
+            calls.append((self.secret_key, value))
+            return get_signature(self, value)
+
+        monkeypatch.setattr(Signer, "get_signature", recording)
+
+        signature = compat_sign("sha256", "secret", '{"event": "article.created"}')
+
+        assert b"8ulb__5cyeOhbKgWABx89VgVCeueOI8Yz5ZxZJ8E1Ow" == signature
+        assert [(b"secret", b'{"event": "article.created"}')] == calls
 
 
 class TestVerify:

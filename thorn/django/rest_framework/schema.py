@@ -29,6 +29,7 @@ thorn.django.rest_framework.schema --output PATH``).
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import os
@@ -116,6 +117,12 @@ _OPERATIONS: dict[tuple[bool, str], tuple[str, str, str]] = {
         "hooks_partial_update",
         "Change a subscription",
         "Change some fields of a subscription of the authenticated user.",
+    ),
+    (True, "POST"): (
+        "hooks_post_update",
+        "Change a subscription (POST)",
+        "The same as ``PATCH``: change some fields of a subscription of the authenticated "
+        "user. Thorn 1.5's documentation lists ``POST|PATCH`` for updates.",
     ),
     (True, "DELETE"): (
         "hooks_destroy",
@@ -252,6 +259,7 @@ def _spectacular_settings() -> Iterator[None]:
 def _auto_schema_class() -> type[AutoSchema]:
     """Return thorn's ``AutoSchema`` (defined here: drf-spectacular is optional)."""
     from drf_spectacular.openapi import AutoSchema
+    from drf_spectacular.plumbing import force_instance
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter
 
@@ -275,6 +283,14 @@ def _auto_schema_class() -> type[AutoSchema]:
 
         def get_tags(self) -> list[str]:
             return ["hooks"]
+
+        def get_request_serializer(self) -> Any:
+            serializer = super().get_request_serializer()
+            if self.method == "POST" and "{" in self.path and serializer is not None:
+                # POST to a subscription updates it like PATCH: a partial body.
+                serializer = copy.copy(force_instance(serializer))  # type: ignore[no-untyped-call]
+                serializer.partial = True
+            return serializer
 
         def get_override_parameters(self) -> list[Any]:
             if self.method == "POST" and "{" not in self.path:

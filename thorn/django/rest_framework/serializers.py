@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from thorn._state import current_app
 from thorn.conf import event_choices
@@ -21,8 +23,10 @@ __all__ = [
     "serializer_for",
 ]
 
-#: Bounds of a secret chosen by the subscriber (the default has 64 characters).
-HMAC_SECRET_MIN_LENGTH = 16
+#: Bounds of a secret chosen by the subscriber.  Any non-empty secret is
+#: accepted, as in Thorn 1.5 (the docs recommend long ones, and generated
+#: secrets have 64 characters), up to a length that keeps requests small.
+HMAC_SECRET_MIN_LENGTH = 1
 HMAC_SECRET_MAX_LENGTH = 512
 
 
@@ -34,7 +38,9 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     timestamps are read-only.  The ``url`` must be ``http(s)`` and pass the
     recipient validators now, so an internal address is refused when
     subscribing, not at the first delivery.  ``hmac_digest`` is accepted in
-    any case and stored in lower case.
+    any case and stored in lower case.  A chosen ``hmac_secret`` may have
+    1 to 512 characters, kept as sent, but must not be blank.  An owner
+    cannot have two subscriptions of the same URL to the same event.
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -102,6 +108,12 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             ) from exc
         return value
 
+    def validate_hmac_secret(self, value: str) -> str:
+        """Any secret that is not blank, kept exactly as sent (spaces included)."""
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.", code="blank")
+        return value
+
     def validate_hmac_digest(self, value: str) -> str:
         """One of ``sha1``, ``sha256``, ``sha512``, in any case."""
         digest = value.lower()
@@ -110,6 +122,46 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
                 f"{value!r} is not a valid digest: use one of {', '.join(HMAC_DIGESTS)}."
             )
         return digest
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a duplicate of another subscription of the owner."""
+        self.refuse_duplicate(attrs)
+        return attrs
+
+    def owner(self) -> Any:
+        """The owner's primary key: the subscription's, else the caller's (or ``None``)."""
+        if self.instance is not None:
+            return self.instance.user_id
+        user = getattr(self.context.get("request"), "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return user.pk
+
+    def refuse_duplicate(self, attrs: Mapping[str, Any]) -> None:
+        """Raise a ``ValidationError`` if the owner has another subscription of this event and URL.
+
+        Event and URL are compared exactly as stored.  The views call it again
+        inside the transaction that saves, with the owner's row locked.
+
+        .. versionadded:: 2.0
+        """
+        owner = self.owner()
+        if owner is None:
+            return
+        event = attrs["event"] if "event" in attrs else getattr(self.instance, "event", None)
+        url = attrs["url"] if "url" in attrs else getattr(self.instance, "url", None)
+        others = self.Meta.model._default_manager.filter(user=owner, event=event, url=url)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        duplicate = others.values_list("uuid", flat=True).first()
+        if duplicate is not None:
+            message = (
+                f"This subscription would be a duplicate: you already subscribed this URL "
+                f"to this event (subscription {duplicate})."
+            )
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="duplicate"
+            )
 
 
 class SubscriberListSerializer(SubscriberSerializer):

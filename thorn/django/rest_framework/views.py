@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, cast
 
-from rest_framework import exceptions, generics, permissions, status
+from django.db import models, router, transaction
+from rest_framework import exceptions, generics, parsers, permissions, status
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.settings import api_settings
 
 from thorn._state import current_app
+from thorn.conf import setting_problem
+from thorn.django.rest_framework.parsers import guarded
 from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.imports import import_string
@@ -60,10 +67,18 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     Every request must be authenticated; ``THORN_DRF_PERMISSION_CLASSES``
     adds permission classes (classes or dotted paths).  Every query is
     scoped to ``request.user``, so another user's subscription is a 404.
+    The project's parsers are used, subclassed by
+    :func:`~thorn.django.rest_framework.parsers.guarded` so that a body they
+    cannot decode is a 400.  Creating and changing a subscription lock the
+    caller's row (see :meth:`owner_locked`), so that neither the duplicate
+    check nor ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` can be raced past.
     """
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         return [cls() for cls in permission_classes()]
+
+    def get_parsers(self) -> list[parsers.BaseParser]:
+        return [guarded(cls)() for cls in self.parser_classes]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         length = request.META.get("CONTENT_LENGTH") or 0
@@ -82,6 +97,65 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
     def get_serializer_class(self) -> type[SubscriberSerializer]:
         return serializer_for(current_app().env.Subscriber)  # type: ignore[attr-defined]
 
+    @contextmanager
+    def owner_locked(self, model: type[models.Model]) -> Iterator[None]:
+        """A transaction in which the caller's user row is locked (``SELECT ... FOR UPDATE``).
+
+        Two requests of one user that create or change subscriptions wait
+        for each other, so both cannot pass the duplicate check (or the
+        limit) before either saves.  Databases without row locks (SQLite)
+        do not lock: there, two simultaneous requests can still both pass.
+        """
+        using = router.db_for_write(model)
+        user = self.request.user
+        with ExitStack() as stack:
+            stack.enter_context(transaction.atomic(using=using))
+            if isinstance(user, models.Model) and user.pk is not None:
+                user_db = user._state.db or using
+                if user_db != using:
+                    stack.enter_context(transaction.atomic(using=user_db))
+                # __class__, not type(): session users are lazy proxies.
+                rows = user.__class__._default_manager.db_manager(user_db).select_for_update()
+                list(rows.filter(pk=user.pk).values_list("pk", flat=True))
+            yield
+
+    def save_locked(
+        self, serializer: BaseSerializer[Any], creating: bool = False, **fields: Any
+    ) -> None:
+        """With the owner locked, check for a duplicate (and the limit, if ``creating``), save."""
+        subscriber = cast(SubscriberSerializer, serializer)
+        model = subscriber.Meta.model
+        with self.owner_locked(model):
+            subscriber.refuse_duplicate(subscriber.validated_data)
+            if creating:
+                self.refuse_over_limit(model)
+            subscriber.save(**fields)
+
+    def refuse_over_limit(self, model: type[models.Model]) -> None:
+        """Refuse a new subscription past ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` (a 400).
+
+        Every subscription the caller owns counts, wherever it was made;
+        staff users are not limited, nor are the admin and code (which do
+        not go through the API).
+
+        Raises:
+            ImproperlyConfigured: if the setting is not ``None`` nor an integer of at least 0.
+        """
+        user = self.request.user
+        if getattr(user, "is_staff", False):
+            return
+        name = "THORN_MAX_SUBSCRIPTIONS_PER_USER"
+        settings = current_app().settings
+        problem = setting_problem(settings, name)
+        if problem is not None:
+            raise ImproperlyConfigured(problem.message)
+        limit: int | None = settings.raw(name)
+        if limit is not None and model._default_manager.filter(user=user).count() >= limit:
+            message = f"You have reached the limit of {limit} subscriptions ({name})."
+            raise exceptions.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="limit"
+            )
+
 
 class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
     """``GET /hooks/``: the caller's subscriptions (without secrets);
@@ -92,14 +166,31 @@ class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
         model = current_app().env.Subscriber  # type: ignore[attr-defined]
         return serializer_for(model, listing=self.request.method == "GET")
 
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Before validating too: a user at the limit costs no DNS lookup.
+        self.refuse_over_limit(self.get_serializer_class().Meta.model)
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        serializer.save(user=self.request.user)
+        self.save_locked(serializer, creating=True, user=self.request.user)
 
     def get_success_headers(self, data: Any) -> dict[str, str]:
         return {"Location": str(data["subscription"])}
 
 
 class SubscriberDetail(SubscriberViewMixin, generics.RetrieveUpdateDestroyAPIView[Any]):
-    """``GET``, ``PUT``, ``PATCH`` and ``DELETE`` of ``/hooks/<uuid>/``."""
+    """``GET``, ``PUT``, ``PATCH``, ``POST`` and ``DELETE`` of ``/hooks/<uuid>/``.
+
+    .. versionchanged:: 2.0
+        ``POST`` updates like ``PATCH``, as Thorn 1.5's documentation says
+        (``POST|PATCH /hooks/<uuid>/``); Thorn 1.5 answered it with 405.
+    """
 
     lookup_field = "uuid"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change the fields that are sent, like ``PATCH``."""
+        return self.partial_update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        self.save_locked(serializer)
