@@ -22,6 +22,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
 from typing import Any, TypeVar
 
+from celery import current_app as current_celery_app
+
 from thorn import tasks
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
 from thorn.messages import Message, encode_message
@@ -121,6 +123,6 @@ class Dispatcher(BaseDispatcher):
         With Celery's ``task_always_eager`` the task runs here and now,
         without a bound.
         """
-        if tasks.send_event.app.conf.task_always_eager:
+        if current_celery_app.conf.task_always_eager:
             return send()
         return publish(send, what, float(self.app.settings.THORN_PUBLISH_TIMEOUT))

@@ -1,0 +1,10 @@
+"""The subcommands of ``manage.py thorn``: one module each, listed in :data:`SUBCOMMANDS`.
+
+A subcommand module defines a :class:`~thorn.django.management.subcommands.base.Subcommand`
+subclass named ``Subcommand``.
+"""
+
+from __future__ import annotations
+
+#: Subcommand name -> module (under ``thorn.django.management.subcommands``), in help order.
+SUBCOMMANDS: dict[str, str] = {}

@@ -1,0 +1,47 @@
+"""The base of ``manage.py thorn`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+__all__ = ["Subcommand"]
+
+
+class Subcommand:
+    """One subcommand of ``manage.py thorn``.
+
+    Subclasses set :attr:`help`, add their options in :meth:`add_arguments`
+    and do their work in :meth:`handle`.  Errors are raised as
+    :exc:`~django.core.management.CommandError` (exit status 1, the message
+    on stderr), as Django's commands do.
+
+    Arguments:
+        command: The running ``thorn`` command: write with
+            ``command.stdout``/``command.stderr`` and ``command.style``.
+    """
+
+    #: One line for ``manage.py thorn --help``.
+    help = ""
+
+    def __init__(self, command: BaseCommand) -> None:
+        self.command = command
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add this subcommand's options to its ``parser``."""
+
+    def handle(self, **options: Any) -> None:
+        """Do the work."""
+        raise NotImplementedError
+
+    def write(self, text: str = "") -> None:
+        """Write a line to stdout."""
+        self.command.stdout.write(text)
+
+    def write_json(self, value: Any) -> None:
+        """Write ``value`` as one line of JSON to stdout (for ``--json``)."""
+        self.command.stdout.write(json.dumps(value, default=str, sort_keys=True))
