@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from thorn.dispatch.base import Dispatcher as BaseDispatcher
     from thorn.events import Event, ModelEvent
     from thorn.request import Request
+    from thorn.store import Store
 
 __all__ = ["Thorn"]
 
@@ -123,6 +124,11 @@ class Thorn:
     def settings(self) -> Settings:
         """``THORN_*`` settings, read live from :attr:`config`."""
         return Settings(self.env.config)
+
+    @cached_property
+    def store(self) -> Store:
+        """Where messages and deliveries are kept (:mod:`thorn.store`), from the environment."""
+        return self.env.make_store(self.settings)
 
     # -- dispatch
 

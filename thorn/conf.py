@@ -31,17 +31,30 @@ MIME_JSON = "application/json"
 #: Content type of form-encoded bodies.
 MIME_URLFORM = "application/x-www-form-urlencoded"
 
+#: Seconds in a day.
+DAY = 24 * 60 * 60.0
+#: The retry schedule of Standard Webhooks and Svix: seconds to wait after
+#: each failed attempt (7 retries over about 27 hours).
+STANDARD_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+#: What ``THORN_DELIVERY_RECORDS`` accepts.
+RECORD_MODES = ("all", "failed")
+
 #: Default value of every setting.  A setting whose configured value is
 #: ``None`` counts as unset (as in Thorn 1.5), except those of
 #: :data:`NONE_IS_A_VALUE`.
 DEFAULTS: dict[str, Any] = {
     "THORN_ALLOW_REDIRECTS": False,
+    "THORN_ATTEMPT_RESPONSE_BYTES": 4096,
     "THORN_BASE_URL": None,
     "THORN_CHUNKSIZE": 10,
     "THORN_CODECS": {
         MIME_JSON: "thorn.utils.json:dumps",
         MIME_URLFORM: "thorn.utils.form:dumps",
     },
+    "THORN_DELIVERY_LEASE": 60.0,
+    "THORN_DELIVERY_RECORDS": "all",
+    "THORN_DELIVERY_RETENTION": 30 * DAY,
+    "THORN_DISABLE_AFTER": 5 * DAY,
     "THORN_DISPATCHER": "default",
     "THORN_DRF_PERMISSION_CLASSES": None,
     "THORN_EVENT_CHOICES": (),
@@ -55,9 +68,11 @@ DEFAULTS: dict[str, Any] = {
         ("ensure_protocol", ("http", "https")),
         ("ensure_port", (80, 443)),
     ],
+    "THORN_RELAY_AFTER": 30.0,
     "THORN_RETRY": True,
     "THORN_RETRY_DELAY": 60.0,
     "THORN_RETRY_MAX": 10,
+    "THORN_RETRY_SCHEDULE": STANDARD_RETRY_SCHEDULE,
     "THORN_SIGNAL_HONORS_TRANSACTION": True,
     "THORN_SUBSCRIBERS": {},
     "THORN_SUBSCRIBERS_SECRET": None,
@@ -137,6 +152,16 @@ def _is_mapping(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
+def _is_one_of(*choices: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in choices
+
+
+def _is_schedule(value: Any) -> bool:
+    # An ordered sequence: a set has no order of retries.
+    second = _is_seconds(0, inclusive=True)
+    return isinstance(value, list | tuple) and all(second(delay) for delay in value)
+
+
 def _is_validators(value: Any) -> bool:
     # Each validator is checked when the list is deserialized.
     return isinstance(value, list | tuple)
@@ -164,6 +189,9 @@ class SettingCheck:
 #: once the value has the right type; they report under the same id.
 CHECKS: dict[str, SettingCheck] = {
     "THORN_ALLOW_REDIRECTS": SettingCheck("thorn.E005", "True or False", _is_bool),
+    "THORN_ATTEMPT_RESPONSE_BYTES": SettingCheck(
+        "thorn.E018", "an integer of at least 0 (bytes)", _is_int(0)
+    ),
     "THORN_BASE_URL": SettingCheck(
         "thorn.E006", "an http(s) URL with a host, such as 'https://example.com'", _is_http_url
     ),
@@ -172,6 +200,18 @@ CHECKS: dict[str, SettingCheck] = {
         "thorn.E004",
         "a mapping of content type to codec (a callable or an import path)",
         _is_codecs,
+    ),
+    "THORN_DELIVERY_LEASE": SettingCheck(
+        "thorn.E019", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
+    ),
+    "THORN_DELIVERY_RECORDS": SettingCheck(
+        "thorn.E030", "'all' or 'failed'", _is_one_of(*RECORD_MODES)
+    ),
+    "THORN_DELIVERY_RETENTION": SettingCheck(
+        "thorn.E031", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
+    ),
+    "THORN_DISABLE_AFTER": SettingCheck(
+        "thorn.E032", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
     ),
     "THORN_DISPATCHER": SettingCheck(
         "thorn.E001",
@@ -204,11 +244,19 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_RECIPIENT_VALIDATORS": SettingCheck(
         "thorn.E004", "a list of validators", _is_validators
     ),
+    "THORN_RELAY_AFTER": SettingCheck(
+        "thorn.E033", "a number of seconds of at least 0", _is_seconds(0, inclusive=True)
+    ),
     "THORN_RETRY": SettingCheck("thorn.E010", "True or False", _is_bool),
     "THORN_RETRY_DELAY": SettingCheck(
         "thorn.E011", "a number of seconds of at least 0", _is_seconds(0, inclusive=True)
     ),
     "THORN_RETRY_MAX": SettingCheck("thorn.E012", "an integer of at least 0", _is_int(0)),
+    "THORN_RETRY_SCHEDULE": SettingCheck(
+        "thorn.E034",
+        "a list of numbers of seconds of at least 0",
+        _is_schedule,
+    ),
     "THORN_SIGNAL_HONORS_TRANSACTION": SettingCheck("thorn.E013", "True or False", _is_bool),
     "THORN_SUBSCRIBERS": SettingCheck(
         "thorn.E002", "a mapping of event pattern to subscribers", _is_mapping
@@ -297,6 +345,15 @@ class Settings:
         if value is _ABSENT or (value is None and name not in NONE_IS_A_VALUE):
             return DEFAULTS[name]
         return value
+
+    def configured(self, name: str) -> bool:
+        """Tell whether the project sets ``name`` (to something else than ``None``)."""
+        if name not in DEFAULTS:
+            raise AttributeError(f"unknown setting {name!r}")
+        config = self.config
+        if isinstance(config, Mapping):
+            return config.get(name) is not None
+        return getattr(config, name, None) is not None
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("THORN_"):

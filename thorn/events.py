@@ -11,7 +11,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from thorn._state import app_or_default
-from thorn.conf import MIME_JSON
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import pk_of
 from thorn.generic.signals import signal_dispatcher
@@ -161,13 +160,21 @@ class Event:
 
         Returns:
             The result of the dispatcher's ``send()``, which for the default
-            dispatcher is the list of :class:`~thorn.request.Request` made.
+            dispatcher is the list of :class:`~thorn.request.Request` made
+            (empty inside a transaction, see below).
 
         Raises:
             TypeError: if ``data`` cannot be encoded (nothing is sent).
 
+        Inside a database transaction (``transaction.atomic()``), the event
+        is written to the outbox with the transaction, and sent when it
+        commits; if it rolls back, nothing is sent.  Outside one, it is
+        written to the outbox and sent at once.  See
+        :doc:`/userguide/delivery`.
+
         .. versionchanged:: 2.0
-            Added ``context`` and ``headers``.
+            Added ``context`` and ``headers``; an event sent inside a
+            transaction waits for the commit.
         """
         return self._send(
             self.name,
@@ -192,11 +199,13 @@ class Event:
         on_timeout: Callback | None = None,
         context: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        **dispatch: Any,
     ) -> Any:
         return self.dispatcher.send(
             name,
             self.prepare_payload(data),
             sender,
+            **dispatch,
             timeout=self.timeout if timeout is None else timeout,
             context=context,
             headers=headers,
@@ -413,15 +422,7 @@ class ModelEvent(Event):
             if not self.dispatcher.sends or not self.should_dispatch(instance, previous):
                 return
             message = self.prepare_message(instance, context)
-            if self.signal_honors_transaction:
-                app = app_or_default(self.app)
-                if self.propagate_errors:
-                    # Fail now, inside save(), if the message cannot be encoded
-                    # (without propagate_errors the sending logs it anyway).
-                    app.encode(self.prepare_payload(message.data), MIME_JSON)
-                app.env.on_commit(self._send_on_commit, message, using=using)
-            else:
-                self.send_message(message)
+            self.send_message(message, using=using, wait_for_commit=self.signal_honors_transaction)
         except Exception:
             if self.propagate_errors:
                 raise
@@ -441,13 +442,6 @@ class ModelEvent(Event):
             context=message.context,
             **kwargs,
         )
-
-    def _send_on_commit(self, message: ModelMessage) -> None:
-        try:
-            self.send_message(message)
-        except Exception:
-            # After the commit there is nothing left to roll back: log only.
-            logger.exception("Event %r dispatch raised", message.event)
 
     def prepare_message(
         self, instance: Any, context: Mapping[str, Any] | None = None

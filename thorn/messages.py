@@ -37,6 +37,7 @@ __all__ = [
     "decode_delivery",
     "decode_message",
     "decode_options",
+    "delivery_id",
     "encode_delivery",
     "encode_message",
     "encode_options",
@@ -49,9 +50,22 @@ Callback = Callable[..., Any]
 CALLBACKS = ("on_success", "on_error", "on_timeout")
 
 
+#: Namespace of the delivery ids made from a message id and a subscription uuid.
+DELIVERY_NAMESPACE = uuid.UUID("1b0e8e52-9a6c-5d4f-8b1e-2f6c7a9d3e10")
+
+
 def new_id() -> str:
-    """Return a new delivery id: a random uuid4, as a string."""
+    """Return a new message or delivery id: a random uuid4, as a string."""
     return str(uuid.uuid4())
+
+
+def delivery_id(message_id: str, subscription: Any) -> str:
+    """The id of the delivery of a message to a subscription (``Hook-Delivery``).
+
+    The same message and subscription always give the same id, so planning a
+    message twice (after a crash) cannot make two deliveries of it.
+    """
+    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{message_id}:{subscription}"))
 
 
 @dataclass(frozen=True)
@@ -113,12 +127,15 @@ class Message:
             ``{"event", "ref", "sender", "data"}`` of a model event.
         sender: The sender (a user or its primary key), or ``None``.
         options: How it is delivered.
+        id: The message id: its row in the outbox, and the root of the ids
+            of its deliveries.
     """
 
     event: str
     payload: Any
     sender: Any = None
     options: Options = field(default_factory=Options)
+    id: str = field(default_factory=new_id)
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,10 @@ class Delivery:
         id: The delivery id, sent as ``Hook-Delivery``: the same on every
             attempt, so receivers can drop duplicates.
         attempt: The number of the attempt about to be made (1 first).
+        message_id: The id of its message, when it has one.
+        lease: The lease under which this attempt is made, when deliveries
+            are recorded: an attempt whose lease was taken over (by the
+            relay, after a crash) is not made.
     """
 
     event: str
@@ -144,6 +165,8 @@ class Delivery:
     options: Options = field(default_factory=Options)
     id: str = field(default_factory=new_id)
     attempt: int = 1
+    message_id: str | None = None
+    lease: str | None = None
 
     def next_attempt(self) -> Delivery:
         """The same delivery, for its next attempt."""
@@ -153,16 +176,22 @@ class Delivery:
 # -- the JSON codec --------------------------------------------------------------------
 
 
-def _encode_subscribers(items: Any) -> list[Any] | None:
-    """An event's own subscribers as JSON: URLs, dicts and ``"!path"`` callables."""
+def _encode_subscribers(items: Any, stored: bool) -> list[Any] | None:
+    """An event's own subscribers as JSON: URLs, dicts and ``"!path"`` callables.
+
+    ``stored`` (for the outbox) also writes subscriber objects, as their dict
+    with their secret: secrets may live in the database, not in a broker.
+    """
     if not items:
         return None
-    if isinstance(items, (str, Mapping)) or callable(items):
+    if isinstance(items, (str, Mapping, AbstractSubscriber)) or callable(items):
         items = [items]
     encoded: list[Any] = []
     for item in items:
         if isinstance(item, (str, Mapping)):
             encoded.append(item)
+        elif stored and isinstance(item, AbstractSubscriber):
+            encoded.append(item.as_dict())
         elif callable(item):
             encoded.append("!" + callable_path(item, "subscriber callback"))
         else:
@@ -183,11 +212,26 @@ def _decode_subscribers(items: Any) -> list[Any] | None:
     ]
 
 
-def encode_options(options: Options) -> dict[str, Any]:
+def _callback_path(callback: Callback, name: str, stored: bool) -> str | None:
+    try:
+        return callable_path(callback, name)
+    except TypeError:
+        if stored:
+            return None  # only attempts in this process can call it
+        raise
+
+
+def encode_options(options: Options, *, stored: bool = False) -> dict[str, Any]:
     """Return ``options`` as JSON-safe data.
 
     ``timeout`` and ``context`` are always there; other options are left
     out when they are ``None`` (or empty), which means "the setting".
+
+    Arguments:
+        options: The options.
+        stored: For the outbox rather than a broker: callbacks that cannot
+            be imported (lambdas, nested functions) are left out, and
+            subscriber objects are written with their secret.
 
     Raises:
         TypeError: if a callback, validator or subscriber cannot be sent
@@ -199,11 +243,11 @@ def encode_options(options: Options) -> dict[str, Any]:
         if name in data or value is None:
             continue
         if name in CALLBACKS:
-            value = callable_path(value, name)
+            value = _callback_path(value, name, stored)
         elif name == "recipient_validators":
             value = serialize_validators(value)
         elif name == "extra_subscribers":
-            value = _encode_subscribers(value)
+            value = _encode_subscribers(value, stored)
         elif name == "headers":
             value = dict(value) or None
         if value is not None:
@@ -236,17 +280,20 @@ def _jsonable(payload: Any) -> Any:
     return json.loads(thorn_json.dumps(payload))
 
 
-def encode_message(message: Message) -> dict[str, Any]:
+def encode_message(message: Message, *, stored: bool = False) -> dict[str, Any]:
     """Return ``message`` as JSON-safe data: the keyword arguments of ``send_event``.
+
+    With ``stored``, for the outbox (see :func:`encode_options`).
 
     Raises:
         TypeError: if the payload or an option cannot be sent as JSON.
     """
     return {
+        "id": message.id,
         "event": message.event,
         "payload": _jsonable(message.payload),
         "sender": pk_of(message.sender),
-        **encode_options(message.options),
+        **encode_options(message.options, stored=stored),
     }
 
 
@@ -257,6 +304,7 @@ def decode_message(data: Mapping[str, Any]) -> Message:
         payload=data.get("payload"),
         sender=data.get("sender"),
         options=decode_options(data),
+        id=data.get("id") or new_id(),
     )
 
 
@@ -277,6 +325,8 @@ def encode_delivery(delivery: Delivery) -> dict[str, Any]:
         "sender": pk_of(delivery.sender),
         "subscriber": {"uuid": str(delivery.subscriber.uuid), "url": delivery.subscriber.url},
         "attempt": delivery.attempt,
+        "message_id": delivery.message_id,
+        "lease": delivery.lease,
         **encode_options(delivery.options),
     }
 
@@ -297,6 +347,8 @@ def decode_delivery(data: Mapping[str, Any], subscriber: AbstractSubscriber) -> 
         options=decode_options(data),
         id=data["id"],
         attempt=int(data.get("attempt") or 1),
+        message_id=data.get("message_id"),
+        lease=data.get("lease"),
     )
 
 

@@ -47,9 +47,16 @@ class Outcome:
         return isinstance(self.error, DeliveryTimeout)
 
     @property
+    def gone(self) -> bool:
+        """True if the receiver answered ``410 Gone``: the endpoint is no more."""
+        return self.status == 410
+
+    @property
     def retryable(self) -> bool:
-        """True if trying again may succeed (not for a refused recipient)."""
-        return self.error is not None and not isinstance(self.error, SecurityError)
+        """True if trying again may succeed: not for a refused recipient, nor a 410."""
+        return (
+            self.error is not None and not isinstance(self.error, SecurityError) and not self.gone
+        )
 
     @property
     def error_class(self) -> str | None:

@@ -3,18 +3,23 @@
 The task names are part of the contract.  Route them to their own queue with
 Celery's ``task_routes``, e.g. ``{"thorn.tasks.*": {"queue": "webhooks"}}``.
 
-In the worker, :func:`send_event` finds the subscribers of a message, orders
-the deliveries by host and publishes them in chunks of ``THORN_CHUNKSIZE``
-(:func:`dispatch_requests`).  A chunk is attempted concurrently, one lane
-(and one kept-alive connection) per host; a failed delivery is retried on its
-own (:func:`dispatch_request`) when the outcome policy
-(:mod:`thorn.delivery.policy`) says so.
+In the worker, :func:`send_event` finds the subscribers of a message, records
+its deliveries, and publishes them in chunks of ``THORN_CHUNKSIZE``
+(:func:`dispatch_requests`), ordered by host.  A chunk is attempted
+concurrently, one lane (and one kept-alive connection) per host; a failed
+delivery is retried on its own (:func:`dispatch_request`) when the outcome
+policy (:mod:`thorn.delivery.policy`) says so and its retry is due within
+``THORN_DELIVERY_LEASE``; later retries are the relay's (:func:`relay`).
+
+Every task acknowledges its message once it is done (``acks_late``), and a
+message whose worker was lost is delivered again: deliveries are made at
+least once, and a delivery recorded as made is never made again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -26,9 +31,12 @@ from thorn.buffer import send_each
 from thorn.delivery.policy import judge
 from thorn.delivery.run import attempt_all
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
+from thorn.generic.models import AbstractSubscriber
 from thorn.generic.subscriber import subscribers_for_event
 from thorn.messages import Message, decode_delivery, decode_message, encode_delivery
+from thorn.relay import prune_records, relay_once
 from thorn.request import Request
+from thorn.store import Result
 from thorn.utils.functional import chunks
 from thorn.utils.log import get_logger
 from thorn.utils.redact import redact_url
@@ -37,6 +45,8 @@ __all__ = [
     "WorkerDispatcher",
     "dispatch_request",
     "dispatch_requests",
+    "prune",
+    "relay",
     "send_event",
     "send_events",
 ]
@@ -47,13 +57,19 @@ logger = get_logger(__name__)
 class WorkerDispatcher(BaseDispatcher):
     """The dispatcher of :func:`send_event`, in the worker.
 
-    Finds the subscribers, orders the deliveries by host and publishes them
-    in chunks of ``THORN_CHUNKSIZE`` to :func:`dispatch_requests`.
+    Finds the subscribers, records the deliveries, and publishes them in
+    chunks of ``THORN_CHUNKSIZE`` to :func:`dispatch_requests`.
     """
 
-    def dispatch_message(self, message: Message) -> list[Request]:
-        """Publish the deliveries of ``message`` (nothing when nobody subscribed)."""
-        requests = self.requests_for(message)
+    def hand_over(
+        self,
+        message: Message,
+        subscribers: list[AbstractSubscriber] | None = None,
+        *,
+        stored: bool = False,
+    ) -> list[Request]:
+        """Record the deliveries of ``message`` and publish them (if anybody subscribed)."""
+        requests = self.plan(message, subscribers)
         size = self.app.settings.THORN_CHUNKSIZE
         signatures = [
             dispatch_requests.s([encode_delivery(request.delivery) for request in chunk])
@@ -67,8 +83,8 @@ class WorkerDispatcher(BaseDispatcher):
         """Rebuild requests from encoded deliveries, loading their subscribers.
 
         Subscribers are found again, one query per event of the chunk for
-        just the chunk's subscriptions, so no secret travels; a subscription
-        deleted meanwhile is skipped.
+        just the chunk's subscriptions, so no secret travels; a delivery
+        whose subscription was removed or disabled meanwhile is cancelled.
         """
         groups: dict[str, list[Mapping[str, Any]]] = {}
         for item in encoded:
@@ -82,7 +98,7 @@ class WorkerDispatcher(BaseDispatcher):
                 sort_keys=True,
             )
             groups.setdefault(key, []).append(item)
-        requests = []
+        requests, gone = [], []
         for items in groups.values():
             first = decode_message({**items[0], "payload": None})
             subscribers = subscribers_for_event(
@@ -102,10 +118,33 @@ class WorkerDispatcher(BaseDispatcher):
                         item["event"],
                         redact_url(item["subscriber"]["url"]),
                     )
+                    gone.append(item["id"])
                     continue
                 delivery = decode_delivery(item, subscriber)
                 requests.append(self.app.request_class.for_delivery(delivery, self.app))
+        if gone:
+            self.app.store.cancel(gone, "the subscription was removed or disabled")
         return requests
+
+    def deliver(self, requests: Sequence[Request]) -> list[Result]:
+        """Attempt the requests still held (concurrently, one lane per host); record them.
+
+        A retry due within ``THORN_DELIVERY_LEASE`` is this executor's
+        (``scheduled``: a countdown task, see :func:`dispatch_requests`);
+        a later one is the relay's.
+        """
+        store = self.app.store
+        kept = {delivery.id for delivery in store.take([request.delivery for request in requests])}
+        requests = [request for request in requests if request.delivery.id in kept]
+        outcomes = attempt_all(requests, self.app.transport)
+        lease = float(self.app.settings.THORN_DELIVERY_LEASE)
+        results = []
+        for request, outcome in zip(requests, outcomes, strict=True):
+            verdict = judge(request, outcome, can_retry=True)
+            soon = verdict.retry_in is not None and (not store.durable or verdict.retry_in <= lease)
+            results.append(Result(request, outcome, verdict, scheduled=soon))
+        store.record(results)
+        return results
 
 
 def _worker_dispatcher() -> WorkerDispatcher:
@@ -113,7 +152,15 @@ def _worker_dispatcher() -> WorkerDispatcher:
     return dispatcher
 
 
-@shared_task(name="thorn.tasks.send_event", ignore_result=True)
+def _next_attempt(result: Result) -> dict[str, Any]:
+    return encode_delivery(result.request.delivery.next_attempt())
+
+
+# Every thorn task acknowledges its message once it is done, and its message
+# goes to another worker when its worker is lost (at least once).
+@shared_task(
+    name="thorn.tasks.send_event", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def send_event(
     event: str,
     payload: Any,
@@ -122,11 +169,12 @@ def send_event(
     context: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Find the subscribers of ``event`` and publish its deliveries in chunks.
+    """Find the subscribers of ``event``, record its deliveries and publish them in chunks.
 
     The arguments are an encoded :class:`~thorn.messages.Message`
     (:func:`~thorn.messages.encode_message`): ``sender`` is the sender's
-    primary key, ``kwargs`` the event's other options.
+    primary key, ``kwargs`` the message's id and other options.  Done again
+    (after a lost worker), it records and publishes nothing twice.
     """
     message = decode_message(
         {
@@ -138,41 +186,53 @@ def send_event(
             **kwargs,
         }
     )
-    _worker_dispatcher().dispatch_message(message)
+    _worker_dispatcher().hand_over(message)
 
 
-@shared_task(name="thorn.tasks.send_events", ignore_result=True)
+@shared_task(
+    name="thorn.tasks.send_events", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def send_events(events: list[dict[str, Any]]) -> None:
     """:func:`send_event` for each message of a flushed buffer (one task, many events)."""
     send_each((partial(send_event, **event), [event["event"]]) for event in events)
 
 
-def _schedule_retry(request: Request, countdown: float) -> None:
-    dispatch_request.apply_async(
-        kwargs=encode_delivery(request.delivery.next_attempt()), countdown=countdown
-    )
-
-
-@shared_task(name="thorn.tasks.dispatch_requests", ignore_result=True)
+@shared_task(
+    name="thorn.tasks.dispatch_requests",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def dispatch_requests(reqs: list[dict[str, Any]]) -> None:
-    """Attempt a chunk of deliveries concurrently; retry each failure on its own."""
+    """Attempt a chunk of deliveries concurrently; retry each failure on its own.
+
+    ``reqs`` are encoded :class:`~thorn.messages.Delivery` values.  A retry
+    due within ``THORN_DELIVERY_LEASE`` is a :func:`dispatch_request` task
+    with a countdown; a later one is left to the relay.
+    """
     dispatcher = _worker_dispatcher()
-    requests = dispatcher.load_requests(reqs)
-    outcomes = attempt_all(requests, dispatcher.app.transport)
-    for request, outcome in zip(requests, outcomes, strict=True):
-        verdict = judge(request, outcome, can_retry=True)
-        if verdict.retry_in is not None:
+    for result in dispatcher.deliver(dispatcher.load_requests(reqs)):
+        if result.scheduled and result.verdict.retry_in is not None:
             try:
-                _schedule_retry(request, verdict.retry_in)
-            except Exception:  # the other retries of the chunk are still published
+                dispatch_request.apply_async(
+                    kwargs=_next_attempt(result), countdown=result.verdict.retry_in
+                )
+            except Exception:  # the lease runs out, and the relay retries it
                 logger.exception(
                     "Scheduling a retry of %s to %s failed",
-                    request.event,
-                    redact_url(request.url),
+                    result.request.event,
+                    redact_url(result.request.url),
                 )
 
 
-@shared_task(bind=True, name="thorn.tasks.dispatch_request", ignore_result=True, max_retries=None)
+@shared_task(
+    bind=True,
+    name="thorn.tasks.dispatch_request",
+    max_retries=None,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def dispatch_request(
     self: Task[Any, Any],
     /,
@@ -185,18 +245,26 @@ def dispatch_request(
     """Attempt one delivery again (an encoded :class:`~thorn.messages.Delivery`).
 
     It was attempted before (by :func:`dispatch_requests` or this task);
-    it is attempted again until it succeeds or the outcome policy gives up.
+    it is attempted again until it succeeds, the outcome policy gives up,
+    or its next retry is the relay's.
     """
     encoded = {"event": event, "data": data, "sender": sender, "subscriber": subscriber, **kwargs}
-    loaded = _worker_dispatcher().load_requests([encoded])
-    if not loaded:
-        return
-    (request,) = loaded
-    verdict = judge(request, request.attempt(), can_retry=True)
-    if verdict.retry_in is not None:
-        raise self.retry(
-            kwargs=encode_delivery(request.delivery.next_attempt()), countdown=verdict.retry_in
-        )
+    dispatcher = _worker_dispatcher()
+    for result in dispatcher.deliver(dispatcher.load_requests([encoded])):
+        if result.scheduled and result.verdict.retry_in is not None:
+            raise self.retry(kwargs=_next_attempt(result), countdown=result.verdict.retry_in)
+
+
+@shared_task(name="thorn.tasks.relay", ignore_result=True)
+def relay(limit: int = 100) -> None:
+    """One pass of the relay (:func:`thorn.relay.relay_once`), for Celery beat."""
+    relay_once(current_app(), limit)
+
+
+@shared_task(name="thorn.tasks.prune", ignore_result=True)
+def prune() -> None:
+    """Delete records older than ``THORN_DELIVERY_RETENTION`` (see :mod:`thorn.relay`)."""
+    prune_records(current_app())
 
 
 # -- a worker with unusable settings does not start (issue 11) ------------------

@@ -20,6 +20,7 @@ from thorn.exceptions import (
     SecurityError,
     ThornError,
 )
+from thorn.messages import delivery_id
 from thorn.request import Request
 from thorn.transport import MAX_REDIRECTS, Transport
 from thorn.utils.hmac import compat_verify, verify
@@ -115,7 +116,9 @@ class TestWireFormat:
         (request,) = requests
         assert "article.created" == received.header("Hook-Event")
         assert request.id == received.header("Hook-Delivery")
-        assert 4 == uuid.UUID(received.header("Hook-Delivery")).version
+        # Derived from the message id and the subscription (stable across retries).
+        assert delivery_id(str(request.delivery.message_id), request.subscriber.uuid) == request.id
+        assert 5 == uuid.UUID(received.header("Hook-Delivery")).version
         assert str(request.subscriber.uuid) == received.header("Hook-Subscription")
         assert received.header("Hook-HMAC")
         assert f"thorn/{thorn.__version__}" in received.header("User-Agent")

@@ -8,6 +8,7 @@ import pytest
 
 from thorn import buffer_events
 from thorn.app import Thorn
+from thorn.conf import STANDARD_RETRY_SCHEDULE
 from thorn.delivery.policy import RetryPolicy
 from thorn.dispatch.base import Dispatcher as DefaultDispatcher
 from thorn.dispatch.disabled import Dispatcher as DisabledDispatcher
@@ -169,12 +170,12 @@ class TestRequestOptions:
         """THORN_RETRY, THORN_RETRY_MAX and THORN_RETRY_DELAY become request.retry_policy."""
         app = make_app(THORN_RETRY=False, THORN_RETRY_MAX=4, THORN_RETRY_DELAY=1.5)
         (request,) = Event("a.b", app=app, subscribers=[hook(receiver)]).send({"x": 1})
-        assert RetryPolicy(retry=False, max_retries=4, delay=1.5) == request.retry_policy
+        assert RetryPolicy.fixed(False, 4, 1.5) == request.retry_policy
 
     def test_retry_defaults(self, app, receiver):
-        """Without settings the policy is 1.5's: retry, 10 times, 60 seconds apart."""
+        """Without settings the policy is the Standard Webhooks schedule, with jitter."""
         (request,) = Event("a.b", app=app, subscribers=[hook(receiver)]).send({"x": 1})
-        assert RetryPolicy(retry=True, max_retries=10, delay=60.0) == request.retry_policy
+        assert RetryPolicy(retry=True, schedule=STANDARD_RETRY_SCHEDULE) == request.retry_policy
 
     def test_event_retry_options_win(self, make_app, receiver):
         """retry, retry_max and retry_delay given to the event win over the settings."""
@@ -188,7 +189,7 @@ class TestRequestOptions:
             subscribers=[hook(receiver)],
         )
         (request,) = event.send({"x": 1})
-        assert RetryPolicy(retry=False, max_retries=0, delay=0.0) == request.retry_policy
+        assert RetryPolicy.fixed(False, 0, 0.0) == request.retry_policy
 
     def test_unknown_dispatcher_option_raises(self, app):
         """Dispatcher.send() refuses options it does not know."""

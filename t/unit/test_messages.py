@@ -165,8 +165,10 @@ class TestCodec:
 
     def test_unset_options_are_left_out(self):
         """Options that are None (the setting) do not travel; timeout and context always do."""
-        encoded = encode_message(Message("a.b", {"n": 1}, sender=7))
+        message = Message("a.b", {"n": 1}, sender=7)
+        encoded = encode_message(message)
         assert {
+            "id": message.id,
             "event": "a.b",
             "payload": {"n": 1},
             "sender": 7,

@@ -12,6 +12,7 @@ import pytest
 
 import thorn
 from thorn.app import Thorn
+from thorn.conf import STANDARD_RETRY_SCHEDULE
 from thorn.delivery.policy import RetryPolicy
 from thorn.exceptions import (
     DeliveryError,
@@ -21,7 +22,6 @@ from thorn.exceptions import (
     SecurityError,
 )
 from thorn.generic.subscriber import StaticSubscriber
-from thorn.messages import Options
 from thorn.outcome import Outcome, parse_retry_after
 from thorn.request import Request, urlident
 from thorn.utils.hmac import compat_verify, verify
@@ -75,7 +75,7 @@ class TestRequestDefaults:
         )
         request = make_request(app)
         assert 1.5 == request.timeout
-        assert RetryPolicy(retry=False, max_retries=2, delay=0.5) == request.retry_policy
+        assert RetryPolicy.fixed(False, 2, 0.5) == request.retry_policy
         assert "agent/1" == request.user_agent
         assert [ensure_port(443)] == request.recipient_validators
         assert request.allow_keepalive is True
@@ -84,10 +84,10 @@ class TestRequestDefaults:
         assert request.outcome is None
 
     def test_built_in_defaults(self, app):
-        """Without settings: 3 s timeout, 1.5's retry policy, thorn's User-Agent."""
+        """Without settings: 3 s timeout, the Standard Webhooks schedule, thorn's User-Agent."""
         request = make_request(app)
         assert 3.0 == request.timeout
-        assert RetryPolicy(retry=True, max_retries=10, delay=60.0) == request.retry_policy
+        assert RetryPolicy(retry=True, schedule=STANDARD_RETRY_SCHEDULE) == request.retry_policy
         assert f"thorn/{thorn.__version__}" in request.user_agent
 
     def test_explicit_values_win(self, make_app):
@@ -104,7 +104,7 @@ class TestRequestDefaults:
             allow_keepalive=False,
         )
         assert 0 == request.timeout
-        assert RetryPolicy(retry=False, max_retries=0, delay=0) == request.retry_policy
+        assert RetryPolicy.fixed(False, 0, 0) == request.retry_policy
         assert "mine/2" == request.user_agent
         assert [] == request.recipient_validators
         assert request.allow_keepalive is False
@@ -303,49 +303,3 @@ class TestParseRetryAfter:
         seconds = parse_retry_after(format_datetime(later, usegmt=True))
         assert seconds is not None
         assert 3500 < seconds <= 3600
-
-
-class TestRetryPolicy:
-    FAILED = Outcome(error=DeliveryError("reset"))
-
-    @pytest.mark.parametrize(
-        ("policy", "outcome", "retries", "expected"),
-        [
-            pytest.param(RetryPolicy(), FAILED, 0, True, id="first-failure"),
-            pytest.param(RetryPolicy(max_retries=3), FAILED, 2, True, id="below-max"),
-            pytest.param(RetryPolicy(max_retries=3), FAILED, 3, False, id="at-max"),
-            pytest.param(RetryPolicy(max_retries=0), FAILED, 0, False, id="no-retries"),
-            pytest.param(RetryPolicy(retry=False), FAILED, 0, False, id="retry-off"),
-            pytest.param(RetryPolicy(), Outcome(status=200), 0, False, id="success"),
-            pytest.param(RetryPolicy(), Outcome(error=SecurityError("no")), 0, False, id="refused"),
-            pytest.param(
-                RetryPolicy(), Outcome(error=DeliveryTimeout("slow")), 0, True, id="timeout"
-            ),
-            pytest.param(
-                RetryPolicy(),
-                Outcome(status=503, error=HTTPStatusError("503")),
-                0,
-                True,
-                id="http-error",
-            ),
-        ],
-    )
-    def test_should_retry(self, policy, outcome, retries, expected):
-        """Failed, retryable attempts are retried while retries remain."""
-        assert expected == policy.should_retry(outcome, retries)
-
-    def test_countdown_is_fixed_delay(self):
-        """The countdown is the fixed delay, as in 1.5."""
-        assert 7.5 == RetryPolicy(delay=7.5).countdown(self.FAILED, 3)
-
-    def test_defaults(self):
-        """The defaults are 1.5's: retry, 10 times, 60 seconds apart."""
-        assert RetryPolicy(retry=True, max_retries=10, delay=60.0) == RetryPolicy()
-
-    def test_from_options(self, make_app):
-        """from_options falls back to THORN_RETRY* for options that are None."""
-        settings = make_app(THORN_RETRY=False, THORN_RETRY_MAX=3, THORN_RETRY_DELAY=2.0).settings
-        assert RetryPolicy(False, 3, 2.0) == RetryPolicy.from_options(Options(), settings)
-        assert RetryPolicy(True, 3, 0.0) == RetryPolicy.from_options(
-            Options(retry=True, retry_delay=0.0), settings
-        )

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import AbstractSubscriber
-from thorn.messages import Delivery, Message
+from thorn.messages import Delivery, Message, delivery_id
 from thorn.validators.addresses import DEFAULT_PORTS
 
 __all__ = ["plan_deliveries", "urlident"]
@@ -36,6 +36,8 @@ def plan_deliveries(
 ) -> list[Delivery]:
     """Return one :class:`~thorn.messages.Delivery` per subscriber, ordered by host.
 
+    Each delivery's id comes from the message id and the subscription's
+    uuid (see :func:`~thorn.messages.delivery_id`).
     The payload is encoded once per content type, with ``encode(payload,
     content_type)``.  A content type without a codec gets the payload as it
     is: that subscriber's delivery fails when it is sent, and only that one.
@@ -59,6 +61,8 @@ def plan_deliveries(
                 subscriber=subscriber,
                 sender=message.sender,
                 options=message.options,
+                id=delivery_id(message.id, subscriber.uuid),
+                message_id=message.id,
             )
         )
     deliveries.sort(key=lambda delivery: urlident(delivery.subscriber.url))

@@ -11,9 +11,12 @@ line), calls the documented callbacks when the delivery is over
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from thorn.conf import STANDARD_RETRY_SCHEDULE
 from thorn.utils.log import get_logger
 from thorn.utils.redact import redact_url
 
@@ -23,7 +26,10 @@ if TYPE_CHECKING:
     from thorn.outcome import Outcome
     from thorn.request import Request
 
-__all__ = ["RetryPolicy", "Verdict", "judge"]
+__all__ = ["RETRY_AFTER_MAX", "RetryPolicy", "Verdict", "judge"]
+
+#: Seconds of ``Retry-After`` honoured at most (10 hours, as Hook0).
+RETRY_AFTER_MAX = 10 * 3600.0
 
 #: Outcomes are logged on ``thorn.request``, the documented logger of deliveries.
 logger = get_logger("thorn.request")
@@ -31,30 +37,57 @@ logger = get_logger("thorn.request")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How a failed delivery is retried: a fixed delay, as in Thorn 1.5."""
+    """When a failed delivery is tried again: a schedule of delays.
+
+    By default the Standard Webhooks (and Svix) schedule,
+    ``THORN_RETRY_SCHEDULE``, with ±20 % jitter.  A project that sets Thorn
+    1.5's ``THORN_RETRY_MAX`` or ``THORN_RETRY_DELAY`` (and not
+    ``THORN_RETRY_SCHEDULE``), or an event given ``retry_max`` or
+    ``retry_delay``, gets 1.5's fixed delay: ``retry_max`` retries,
+    ``retry_delay`` seconds apart.
+
+    .. versionchanged:: 2.0
+        A schedule; Thorn 1.5 retried 10 times, 60 seconds apart.
+    """
 
     #: Retry failed deliveries at all.
     retry: bool = True
-    #: Retries after the first attempt, at most.
-    max_retries: int = 10
-    #: Seconds between attempts.
-    delay: float = 60.0
+    #: Seconds to wait after each failed attempt; as many retries as delays.
+    schedule: tuple[float, ...] = STANDARD_RETRY_SCHEDULE
+    #: Each delay is spread by up to this fraction either way (0.2: ±20 %).
+    jitter: float = 0.2
+
+    @classmethod
+    def fixed(cls, retry: bool, max_retries: int, delay: float) -> RetryPolicy:
+        """Thorn 1.5's policy: ``max_retries`` retries, ``delay`` seconds apart."""
+        return cls(retry=retry, schedule=(float(delay),) * int(max_retries), jitter=0.0)
 
     @classmethod
     def from_options(cls, options: Options, settings: Settings) -> RetryPolicy:
         """The policy of a delivery: its options, else the settings."""
-        return cls(
-            retry=settings.THORN_RETRY if options.retry is None else options.retry,
-            max_retries=(
-                settings.THORN_RETRY_MAX if options.retry_max is None else options.retry_max
-            ),
-            delay=settings.THORN_RETRY_DELAY
-            if options.retry_delay is None
-            else options.retry_delay,
-        )
+        retry = bool(settings.THORN_RETRY if options.retry is None else options.retry)
+        fixed = options.retry_max is not None or options.retry_delay is not None
+        if not fixed and not settings.configured("THORN_RETRY_SCHEDULE"):
+            fixed = settings.configured("THORN_RETRY_MAX") or settings.configured(
+                "THORN_RETRY_DELAY"
+            )
+        if fixed:
+            return cls.fixed(
+                retry,
+                settings.THORN_RETRY_MAX if options.retry_max is None else options.retry_max,
+                settings.THORN_RETRY_DELAY if options.retry_delay is None else options.retry_delay,
+            )
+        return cls(retry=retry, schedule=tuple(float(d) for d in settings.THORN_RETRY_SCHEDULE))
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt, at most."""
+        return len(self.schedule)
 
     def should_retry(self, outcome: Outcome, retries: int) -> bool:
         """Return true if a delivery that ended in ``outcome`` is retried.
+
+        Every failure is retried except a refused recipient and ``410 Gone``.
 
         Arguments:
             outcome: How the last attempt ended.
@@ -62,9 +95,20 @@ class RetryPolicy:
         """
         return self.retry and outcome.retryable and retries < self.max_retries
 
-    def countdown(self, outcome: Outcome, retries: int) -> float:
-        """Seconds to wait before the next attempt."""
-        return self.delay
+    def countdown(
+        self, outcome: Outcome, retries: int, rand: Callable[[], float] = random.random
+    ) -> float:
+        """Seconds to wait before the next attempt.
+
+        The schedule's delay for this retry, with jitter; never sooner than
+        the receiver asked with ``Retry-After`` (honoured up to
+        :data:`RETRY_AFTER_MAX`).
+        """
+        delay = self.schedule[min(retries, self.max_retries - 1)]
+        delay *= 1 + self.jitter * (2 * rand() - 1)
+        if outcome.retry_after is not None:
+            delay = max(delay, min(outcome.retry_after, RETRY_AFTER_MAX))
+        return delay
 
 
 @dataclass(frozen=True)

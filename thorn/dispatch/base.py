@@ -3,32 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from thorn._state import app_or_default
 from thorn.delivery.plan import plan_deliveries
+from thorn.delivery.policy import judge
 from thorn.generic.subscriber import subscribers_for_event
 from thorn.messages import Message, Options
-from thorn.request import Request
+from thorn.store import Result
+from thorn.utils.log import get_logger
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
     from thorn.generic.models import AbstractSubscriber
+    from thorn.request import Request
 
 __all__ = ["Dispatcher"]
+
+logger = get_logger(__name__)
 
 
 class Dispatcher:
     """Deliver each event to its subscribers in the current process.
 
-    Requests to the same host are sent one after another over one kept-alive
-    connection.  Each subscriber's delivery succeeds or fails on its own.
-    The default dispatcher does not retry: a failed delivery is logged and
-    reported to ``on_error`` (use the celery dispatcher for retries).
+    An event with subscribers is written to the outbox in the transaction
+    that sends it, and delivered when that transaction commits (at once
+    outside a transaction): one subscriber after another, over kept-alive
+    connections.  Each delivery succeeds or fails on its own.  With
+    delivery records (thorn's Django app), a failed delivery is retried by
+    the relay (``manage.py thorn relay``) on the retry schedule; without
+    them, it is not retried.
 
     Arguments:
         timeout: Default timeout of deliveries (``THORN_EVENT_TIMEOUT``).
         app: The Thorn app.
+
+    .. versionchanged:: 2.0
+        Events go through the outbox, and failed deliveries are retried.
     """
 
     #: False for dispatchers that send nothing, so model events skip their work.
@@ -70,29 +82,117 @@ class Dispatcher:
         sender: Any,
         timeout: float | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        using: str | None = None,
+        wait_for_commit: bool = True,
         **options: Any,
     ) -> Any:
-        """Send ``event`` to its subscribers, or hold it while buffering.
+        """Send ``event`` to its subscribers (see :meth:`submit`).
 
         ``options`` are those of :class:`~thorn.messages.Options`.
-        Returns the list of :class:`~thorn.request.Request` objects made
-        (empty while buffering).
 
         Raises:
             TypeError: for an unknown option, or a payload that cannot be
                 encoded (nothing is sent).
         """
         message = self.message(event, payload, sender, timeout=timeout, context=context, **options)
-        if self.app.buffers.hold(self, message):
-            return []
-        return self.dispatch_message(message)
+        return self.submit(message, using=using, wait_for_commit=wait_for_commit)
 
-    def dispatch_message(self, message: Message) -> Any:
-        """Deliver ``message`` now, one subscriber after another."""
-        requests = self.requests_for(message)
-        for request in requests:
-            self.dispatch_request(request)
+    def submit(
+        self, message: Message, *, using: str | None = None, wait_for_commit: bool = True
+    ) -> Any:
+        """Send ``message``: to the outbox now, to its subscribers when the transaction commits.
+
+        Nothing happens when nobody subscribes.  Inside a transaction of
+        database ``using``, the message is written to the outbox with the
+        transaction and handed over when it commits (nothing at all if it
+        rolls back), and this returns ``[]``; outside one, it is handed over
+        at once and this returns what :meth:`hand_over` returns.  While
+        buffering, the message is held (from the commit on).
+
+        Arguments:
+            message: The message.
+            using: The database whose transaction the message belongs to.
+            wait_for_commit: ``False`` hands the message over at once, even
+                inside a transaction that may still roll back; it is not
+                written to the outbox.
+        """
+        env = self.app.env
+        waits = wait_for_commit and env.in_transaction(using)
+        if self.app.buffers.active is not None:
+            hold = partial(self.app.buffers.hold, self, message)
+            env.on_commit(hold, using=using) if waits else hold()
+            return []
+        subscribers = self.subscribers_of(message)
+        if not subscribers:
+            return []
+        if wait_for_commit:
+            self.app.store.add(message, using)
+        if waits:
+            env.on_commit(partial(self._hand_over_after_commit, message, subscribers), using=using)
+            return []
+        return self.hand_over(message, subscribers, stored=wait_for_commit)
+
+    def _hand_over_after_commit(
+        self, message: Message, subscribers: list[AbstractSubscriber]
+    ) -> None:
+        try:
+            self.hand_over(message, subscribers, stored=True)
+        except Exception:
+            # After the commit there is nothing left to roll back: log only.
+            # The message is in the outbox, for the relay.
+            logger.exception("Event %r dispatch raised", message.event)
+
+    def hand_over(
+        self,
+        message: Message,
+        subscribers: list[AbstractSubscriber] | None = None,
+        *,
+        stored: bool = False,
+    ) -> Any:
+        """Deliver ``message`` now, one subscriber after another; return its requests.
+
+        Arguments:
+            message: The message.
+            subscribers: Its subscribers, when they were just found.
+            stored: The message is in the outbox (the relay would hand it
+                over again if this one failed).
+        """
+        requests = self.plan(message, subscribers)
+        self.deliver(requests)
         return requests
+
+    def plan(
+        self, message: Message, subscribers: list[AbstractSubscriber] | None = None
+    ) -> list[Request]:
+        """Record the deliveries of ``message`` and return those to attempt, ordered by host."""
+        if subscribers is None:
+            subscribers = self.subscribers_of(message)
+        deliveries = plan_deliveries(message, subscribers, self.app.encode)
+        request_class = self.app.request_class
+        return [
+            request_class.for_delivery(delivery, self.app)
+            for delivery in self.app.store.plan(message, deliveries)
+        ]
+
+    def deliver(self, requests: Sequence[Request]) -> list[Result]:
+        """Attempt each request once, one after another; judge and record the outcomes.
+
+        Later attempts are the relay's, when the store keeps records.
+        """
+        store = self.app.store
+        results = []
+        for request in requests:
+            outcome = request.attempt(self.app.transport)
+            results.append(
+                Result(request, outcome, judge(request, outcome, can_retry=store.durable))
+            )
+        store.record(results)
+        return results
+
+    def relay(self, requests: Sequence[Request]) -> None:
+        """Attempt deliveries the relay took (their retry is due, or their worker died)."""
+        self.deliver(requests)
 
     def batches(self, messages: Sequence[Message]) -> list[list[Message]]:
         """How held messages are sent when a buffer is flushed: one by one."""
@@ -101,7 +201,7 @@ class Dispatcher:
     def send_batch(self, batch: Sequence[Message]) -> None:
         """Send one batch of :meth:`batches`."""
         for message in batch:
-            self.dispatch_message(message)
+            self.hand_over(message)
 
     def subscribers_for_event(
         self,
@@ -113,24 +213,25 @@ class Dispatcher:
         """Return the subscribers of event ``name`` (see :mod:`thorn.generic.subscriber`)."""
         return subscribers_for_event(self.app, name, sender, context, extra_subscribers)
 
-    def requests_for(self, message: Message) -> list[Request]:
-        """Return one :class:`~thorn.request.Request` per subscriber of ``message``, by host.
-
-        The payload is encoded once per content type.
-
-        Raises:
-            TypeError: if the payload cannot be encoded (no request is made).
-        """
-        subscribers = self.subscribers_for_event(
+    def subscribers_of(self, message: Message) -> list[AbstractSubscriber]:
+        """Return the subscribers of ``message``."""
+        return self.subscribers_for_event(
             message.event,
             message.sender,
             message.options.context,
             message.options.extra_subscribers,
         )
-        return [
-            Request.for_delivery(delivery, self.app)
-            for delivery in plan_deliveries(message, subscribers, self.app.encode)
-        ]
+
+    def requests_for(self, message: Message) -> list[Request]:
+        """Return one :class:`~thorn.request.Request` per subscriber of ``message``, by host.
+
+        Nothing is recorded: see :meth:`plan`.
+
+        Raises:
+            TypeError: if the payload cannot be encoded (no request is made).
+        """
+        deliveries = plan_deliveries(message, self.subscribers_of(message), self.app.encode)
+        return [self.app.request_class.for_delivery(delivery, self.app) for delivery in deliveries]
 
     def prepare_requests(
         self,
@@ -147,5 +248,5 @@ class Dispatcher:
         )
 
     def dispatch_request(self, request: Request) -> Request:
-        """Deliver one request (the default dispatcher does not retry)."""
+        """Deliver one request once, without records or retries (Thorn 1.5's method)."""
         return request.dispatch(self.app.transport)

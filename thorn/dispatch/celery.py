@@ -20,16 +20,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from celery import current_app as current_celery_app
 
 from thorn import tasks
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
-from thorn.messages import Message, encode_message
+from thorn.messages import Message, encode_delivery, encode_message, encode_options
 from thorn.tasks import WorkerDispatcher
 from thorn.utils.functional import chunks
 from thorn.utils.log import get_logger
+
+if TYPE_CHECKING:
+    from thorn.generic.models import AbstractSubscriber
+    from thorn.request import Request
 
 __all__ = ["PUBLISHERS", "Dispatcher", "WorkerDispatcher", "publish"]
 
@@ -89,10 +93,12 @@ class Dispatcher(BaseDispatcher):
 
     :meth:`~thorn.dispatch.base.Dispatcher.send` returns the
     :class:`~celery.result.AsyncResult` of the ``send_event`` task (``[]``
-    while buffering, ``None`` when publishing took longer than
-    ``THORN_PUBLISH_TIMEOUT``).  When the broker cannot be reached, the
-    error is raised: a model event logs it (or raises it with
-    ``propagate_errors``), and that event is not delivered.
+    inside a transaction or while buffering, ``None`` when publishing took
+    longer than ``THORN_PUBLISH_TIMEOUT``).  When the broker cannot take a
+    message that is in the outbox, the relay publishes it later; without an
+    outbox (no delivery records, or ``signal_honors_transaction=False``)
+    the error is raised: a model event logs it (or raises it with
+    ``propagate_errors``).
 
     Raises:
         TypeError: from :meth:`~thorn.dispatch.base.Dispatcher.send`, for a
@@ -100,12 +106,60 @@ class Dispatcher(BaseDispatcher):
             JSON (nothing is published).
     """
 
-    def dispatch_message(self, message: Message) -> Any:
-        """Publish ``message`` as one ``send_event`` task (see :meth:`publish`)."""
+    def message(self, *args: Any, **kwargs: Any) -> Message:
+        """The message of an event; what cannot travel to a worker raises now.
+
+        Raises:
+            TypeError: for a callback, validator or subscriber that cannot be
+                sent as JSON (nothing is written nor published).
+        """
+        message = super().message(*args, **kwargs)
+        encode_options(message.options)
+        return message
+
+    def hand_over(
+        self,
+        message: Message,
+        subscribers: list[AbstractSubscriber] | None = None,
+        *,
+        stored: bool = False,
+    ) -> Any:
+        """Publish ``message`` as one ``send_event`` task (see :meth:`publish`).
+
+        When the broker cannot take a message that is in the outbox, the
+        relay publishes it again later: a warning says so, and nothing is
+        raised.
+        """
         kwargs = encode_message(message)
-        return self.publish(
-            partial(tasks.send_event.apply_async, kwargs=kwargs), f"Event {message.event}"
-        )
+        try:
+            return self.publish(
+                partial(tasks.send_event.apply_async, kwargs=kwargs), f"Event {message.event}"
+            )
+        except Exception as exc:
+            if not stored:
+                raise
+            logger.warning(
+                "Event %s was not published (%s): it is in the outbox, the relay will publish it",
+                message.event,
+                exc,
+            )
+            return None
+
+    def relay(self, requests: Sequence[Request]) -> None:
+        """Publish deliveries the relay took, ``THORN_CHUNKSIZE`` to a ``dispatch_requests`` task.
+
+        A chunk the broker does not take is published again by a later
+        relay pass, once its lease has run out.
+        """
+        for chunk in chunks(iter(requests), self.app.settings.THORN_CHUNKSIZE):
+            encoded = [encode_delivery(request.delivery) for request in chunk]
+            try:
+                self.publish(
+                    partial(tasks.dispatch_requests.apply_async, args=(encoded,)),
+                    f"{len(encoded)} deliveries",
+                )
+            except Exception as exc:
+                logger.warning("%d deliveries were not published (%s)", len(encoded), exc)
 
     def batches(self, messages: Sequence[Message]) -> list[list[Message]]:
         """Held messages go out ``THORN_CHUNKSIZE`` to a broker message."""

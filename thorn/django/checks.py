@@ -9,6 +9,7 @@ value received.  A Celery worker runs the same checks when it starts
 ==============  ==========================================================
 ``thorn.W001``  ``THORN_HMAC_SIGNER`` is the compat signer.
 ``thorn.W002``  A model event is never sent: it has no ``dispatches_on_*``.
+``thorn.W003``  ``THORN_EVENT_TIMEOUT`` is not below ``THORN_DELIVERY_LEASE``.
 ``thorn.E001``  ``THORN_DISPATCHER`` is not a dispatcher.
 ``thorn.E002``  ``THORN_SUBSCRIBERS`` has invalid entries.
 ``thorn.E003``  ``THORN_SUBSCRIBER_MODEL`` cannot be used.
@@ -27,6 +28,14 @@ value received.  A Celery worker runs the same checks when it starts
 ``thorn.E014``  ``THORN_SUBSCRIBERS_SECRET`` is not a string.
 ``thorn.E015``  ``THORN_USER_AGENT`` is not a string without line breaks.
 ``thorn.E016``  ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` is not None nor an int >= 0.
+``thorn.E017``  ``THORN_PUBLISH_TIMEOUT`` is not a number of seconds above 0.
+``thorn.E018``  ``THORN_ATTEMPT_RESPONSE_BYTES`` is not an integer of at least 0.
+``thorn.E019``  ``THORN_DELIVERY_LEASE`` is not a number of seconds above 0.
+``thorn.E030``  ``THORN_DELIVERY_RECORDS`` is not "all" or "failed".
+``thorn.E031``  ``THORN_DELIVERY_RETENTION`` is not a number of seconds above 0.
+``thorn.E032``  ``THORN_DISABLE_AFTER`` is not a number of seconds above 0.
+``thorn.E033``  ``THORN_RELAY_AFTER`` is not a number of seconds of at least 0.
+``thorn.E034``  ``THORN_RETRY_SCHEDULE`` is not a list of seconds of at least 0.
 ==============  ==========================================================
 """
 
@@ -57,6 +66,7 @@ def register() -> None:
     for check in (
         check_settings,
         check_signer,
+        check_lease,
         check_dispatcher,
         check_subscribers,
         check_subscriber_model,
@@ -128,6 +138,26 @@ def check_signer(**kwargs: Any) -> list[checks.CheckMessage]:
             hint="Set THORN_HMAC_SIGNER = 'thorn.utils.hmac:sign' once your subscribers "
             "verify the standard HMAC (see the Security guide).",
             id="thorn.W001",
+        )
+    ]
+
+
+def check_lease(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when an attempt may last longer than the lease that covers it."""
+    if not (_checked("THORN_EVENT_TIMEOUT") and _checked("THORN_DELIVERY_LEASE")):
+        return []  # reported by check_settings
+    settings = _app().settings
+    timeout, lease = settings.THORN_EVENT_TIMEOUT, settings.THORN_DELIVERY_LEASE
+    if timeout < lease:
+        return []
+    return [
+        checks.Warning(
+            f"THORN_EVENT_TIMEOUT ({timeout!r}) is not below THORN_DELIVERY_LEASE ({lease!r}): "
+            "the relay may take over a delivery while its attempt is still running, "
+            "and make it twice.",
+            hint="Keep THORN_DELIVERY_LEASE well above THORN_EVENT_TIMEOUT (60 and 3 seconds "
+            "by default).",
+            id="thorn.W003",
         )
     ]
 

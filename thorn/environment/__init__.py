@@ -6,8 +6,10 @@ from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from thorn.exceptions import ImproperlyConfigured
+from thorn.store import Store
 
 if TYPE_CHECKING:
+    from thorn.conf import Settings
     from thorn.generic.models import AbstractSubscriber
 
 __all__ = ["Environment", "envs"]
@@ -58,6 +60,14 @@ class Environment:
     ) -> None:
         """Call ``fun`` when the transaction of database ``using`` commits (now, here)."""
         fun(*args, **kwargs)
+
+    def in_transaction(self, using: str | None = None) -> bool:
+        """Tell whether code runs inside a transaction of database ``using`` (never, here)."""
+        return False
+
+    def make_store(self, settings: Settings) -> Store:
+        """The :class:`~thorn.store.Store` of an app with these settings: one that keeps nothing."""
+        return Store()
 
     def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
         """Reverse a URL by view name."""

@@ -12,7 +12,9 @@ from thorn.environment import Environment
 from thorn.utils.imports import import_string
 
 if TYPE_CHECKING:
+    from thorn.conf import Settings
     from thorn.generic.models import AbstractSubscriber
+    from thorn.store import Store
 
 __all__ = ["DjangoEnv"]
 
@@ -112,6 +114,26 @@ class DjangoEnv(Environment):
         from django.db import transaction
 
         transaction.on_commit(partial(fun, *args, **kwargs), using=using)
+
+    def in_transaction(self, using: str | None = None) -> bool:
+        """Tell whether code runs inside ``transaction.atomic()`` on database ``using``."""
+        from django.db import transaction
+
+        return bool(transaction.get_connection(using).in_atomic_block)
+
+    def make_store(self, settings: Settings) -> Store:
+        """A :class:`~thorn.django.store.DjangoStore` when the ``thorn.django`` app is installed.
+
+        Without it there are no tables to keep records in: the store keeps
+        nothing.
+        """
+        from django.apps import apps
+
+        if not apps.is_installed("thorn.django"):
+            return super().make_store(settings)
+        from thorn.django.store import DjangoStore
+
+        return DjangoStore(settings, self.Subscriber)
 
     def reverse(self, view_name: str, *args: Any, **kwargs: Any) -> str:
         """Reverse a URL with :func:`django.urls.reverse`."""

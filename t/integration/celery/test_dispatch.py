@@ -29,7 +29,7 @@ import thorn
 from thorn import Event, _state
 from thorn.decorators import WebhookCapable
 from thorn.dispatch.celery import WorkerDispatcher
-from thorn.django.models import Subscriber
+from thorn.django.models import MessageRecord, Subscriber
 from thorn.generic.subscriber import StaticSubscriber, static_secret
 from thorn.validators import ensure_port, ensure_protocol
 
@@ -435,10 +435,11 @@ def broker_down(celery_app: Celery, celery_queue: str) -> Iterator[Celery]:
 
 
 def test_broker_outage_does_not_break_save(
-    broker_down: Celery, caplog: pytest.LogCaptureFixture
+    broker_down: Celery, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The row is saved, thorn logs the error, and the save is not held up for long."""
-    caplog.set_level(logging.ERROR, logger="thorn")
+    """The row is saved, the message stays in the outbox for the relay, and save() is quick."""
+    subscribe(receiver, "article.created")
+    caplog.set_level(logging.WARNING, logger="thorn")
 
     started = time.monotonic()
     article = Article.objects.create(title="Offline")
@@ -446,18 +447,21 @@ def test_broker_outage_does_not_break_save(
 
     assert Article.objects.filter(pk=article.pk).exists()
     [record] = [r for r in caplog.records if r.name.startswith("thorn")]
-    assert "ERROR" == record.levelname
-    assert "dispatch raised" in record.getMessage()
-    assert "article.created" in record.getMessage()
-    assert record.exc_info is not None
-    assert isinstance(record.exc_info[1], OperationalError)
+    assert "WARNING" == record.levelname
+    assert "Event article.created was not published" in record.getMessage()
+    assert "the relay will publish it" in record.getMessage()
+    assert 1 == MessageRecord.objects.filter(event="article.created", planned_at=None).count()
     assert elapsed < 5.0, f"the save waited {elapsed:.2f}s for the broker"
 
 
 def test_broker_outage_with_propagate_errors_rolls_back(
-    broker_down: Celery, settings: Any, monkeypatch: pytest.MonkeyPatch
+    broker_down: Celery, settings: Any, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
-    """propagate_errors without waiting for the commit: save() raises inside atomic()."""
+    """propagate_errors without waiting for the commit: save() raises inside atomic().
+
+    Such an event is not written to the outbox: it is published at once.
+    """
+    subscribe(receiver, "article.created")
     settings.THORN_SIGNAL_HONORS_TRANSACTION = False
     # (Article.webhooks is the nested class for the type checker, an instance at run time.)
     webhooks = cast(WebhookCapable, Article.webhooks)
@@ -473,7 +477,11 @@ def test_broker_outage_with_propagate_errors_rolls_back(
 
 
 def test_stalled_broker_holds_the_commit_no_longer_than_the_publish_timeout(
-    settings: Any, celery_app: Celery, celery_queue: str, caplog: pytest.LogCaptureFixture
+    settings: Any,
+    celery_app: Celery,
+    celery_queue: str,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A Redis that accepts connections but does not answer (SIGSTOP) holds a commit ~0.5s.
 
@@ -481,6 +489,7 @@ def test_stalled_broker_holds_the_commit_no_longer_than_the_publish_timeout(
     is in the queue, and no failure is reported for it.
     """
     settings.THORN_PUBLISH_TIMEOUT = 0.5
+    subscribe(receiver, "article.created")
     caplog.set_level(logging.INFO, logger="thorn")
     with RedisServer() as stalled:
         app = Celery("thorn-stalled-broker", set_as_current=False)

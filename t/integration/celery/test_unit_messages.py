@@ -179,6 +179,7 @@ def test_options_travel_and_only_none_is_left_out() -> None:
     )
 
     assert {
+        "id": message["id"],
         "event": "order.placed",
         "payload": {},
         "sender": None,
@@ -409,8 +410,10 @@ def test_worker_chunks_carry_references_not_secrets(
     )
     dispatcher = WorkerDispatcher(app=_state.current_app())
 
-    requests = dispatcher.send(
-        "order.placed", {"id": 7}, alice.pk, context={"shop": 1}, headers={"X-Shop": "1"}
+    requests = dispatcher.hand_over(
+        dispatcher.message(
+            "order.placed", {"id": 7}, alice.pk, context={"shop": 1}, headers={"X-Shop": "1"}
+        )
     )
 
     [tasks] = groups

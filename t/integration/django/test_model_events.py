@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from thorn import ModelEvent
-from thorn.django.models import Subscriber
+from thorn.django.models import DeliveryRecord, MessageRecord, Subscriber
 from thorn.utils.hmac import verify
 
 from t.proj.blog.models import Account, Article, Author, Comment, Profile, Tag
@@ -319,7 +319,9 @@ def test_saving_with_a_transition_event_costs_one_extra_query():
     """Saving an Article (it has now_* events) runs 2 queries: SELECT of the previous row, UPDATE.
 
     A Profile (no now_* filter) is saved with the UPDATE alone.  Counted
-    inside a transaction, so sending (on commit) is not part of the count.
+    inside a transaction, so sending (on commit) is not part of the count;
+    nobody subscribes, so the subscriber lookups find nothing and nothing is
+    written to the outbox.
     """
     article = Article.objects.create(title="Counted")
     profile = Profile.objects.create(username="counted")
@@ -330,14 +332,18 @@ def test_saving_with_a_transition_event_costs_one_extra_query():
             article.save()
         with CaptureQueriesContext(connection) as profile_queries:
             profile.save()
-        select, update = (q["sql"] for q in article_queries.captured_queries)
 
+    def model_queries(captured: Any, table: str) -> list[str]:
+        sqls = [query["sql"] for query in captured.captured_queries]
+        # Every other query is a subscriber lookup (finding nobody).
+        assert all("webhooks_subscriber" in sql for sql in sqls if table not in sql)
+        return [sql for sql in sqls if table in sql]
+
+    select, update = model_queries(article_queries, "blog_article")
     assert select.startswith("SELECT")
-    assert "blog_article" in select
     assert update.startswith("UPDATE")
-    assert "blog_article" in update
-    assert 1 == len(profile_queries.captured_queries)
-    assert profile_queries.captured_queries[0]["sql"].startswith("UPDATE")
+    [profile_update] = model_queries(profile_queries, "blog_profile")
+    assert profile_update.startswith("UPDATE")
 
 
 # -- many-to-many --------------------------------------------------------------
@@ -903,15 +909,17 @@ def test_a_failing_payload_with_propagate_errors_rolls_back_the_save(
 def test_an_unencodable_payload_is_logged_and_nothing_is_delivered(
     receiver, subscribe, sentinel, monkeypatch, caplog
 ):
-    """A payload JSON cannot encode (a set) fails when sent after the commit: logged only."""
+    """A payload JSON cannot encode (a set) fails when it is written to the outbox: logged only.
+
+    The row is saved all the same, and nothing is written to the outbox.
+    """
     monkeypatch.setattr(Article.webhooks, "payload", unencodable_payload)
     subscribe("article.created")
 
-    with caplog.at_level(logging.ERROR, logger="thorn.events"):
-        with transaction.atomic():
-            Article.objects.create(title="Has a set")
-            assert [] == [r for r in caplog.records if r.name == "thorn.events"]
+    with caplog.at_level(logging.ERROR, logger="thorn.events"), transaction.atomic():
+        Article.objects.create(title="Has a set")
         [record] = [r for r in caplog.records if r.name == "thorn.events"]
+    assert not MessageRecord.objects.exists()
 
     sentinel()
     assert 1 == Article.objects.filter(title="Has a set").count()
@@ -936,36 +944,42 @@ def test_an_unencodable_payload_with_propagate_errors_raises_from_save(
     assert [] == receiver.for_path("/hook")
 
 
+def broken_codec(payload: Any) -> str:
+    """A codec with a bug."""
+    raise Boom("the codec is broken")
+
+
 def test_errors_after_commit_are_logged_even_with_propagate_errors(
     receiver, subscribe, settings, monkeypatch, caplog
 ):
-    """A send that fails after the commit is logged, not raised: there is nothing to roll back."""
+    """A hand-over that fails after the commit is logged, not raised: nothing is left to roll back.
 
-    def broken_subscribers(event: str, sender: Any = None, **context: Any) -> str:
-        raise Boom("no subscribers today")
-
-    settings.THORN_SUBSCRIBERS = {"article.created": broken_subscribers}
+    The message stays in the outbox, for the relay.
+    """
+    settings.THORN_CODECS = {"application/json": broken_codec}
     monkeypatch.setattr(Article.webhooks["on_create"], "propagate_errors", True)
     subscribe("article.created")
 
-    with caplog.at_level(logging.ERROR, logger="thorn.events"), transaction.atomic():
+    with caplog.at_level(logging.ERROR, logger="thorn"), transaction.atomic():
         article = Article.objects.create(title="Committed anyway")
 
     assert Article.objects.filter(pk=article.pk).exists()
-    [record] = [r for r in caplog.records if r.name == "thorn.events"]
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "article.created" in record.getMessage()
+    assert "dispatch raised" in record.getMessage()
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], Boom)
+    assert MessageRecord.objects.filter(planned_at__isnull=True).exists()
 
 
 def test_a_receiver_that_is_down_does_not_break_save(receiver, subscribe, caplog):
-    """A subscriber on a closed port: the row is saved, the failure logged, others delivered."""
+    """A subscriber on a closed port: the row is saved, the failure logged and retried later."""
     down = Subscriber.objects.create(
         event="article.created", url=f"http://127.0.0.1:{closed_port()}/down"
     )
     subscribe("article.created", path="/up")
 
-    with caplog.at_level(logging.ERROR, logger="thorn.request"):
+    with caplog.at_level(logging.INFO, logger="thorn.request"):
         article = Article.objects.create(title="Resilient")
 
     [received] = receiver.wait_for_path("/up")
@@ -974,6 +988,8 @@ def test_a_receiver_that_is_down_does_not_break_save(receiver, subscribe, caplog
     failures = [r for r in caplog.records if r.name == "thorn.request"]
     assert 1 == len(failures)
     assert down.url in failures[0].getMessage()
+    assert "(will retry)" in failures[0].getMessage()
+    assert "retrying" == DeliveryRecord.objects.get(subscription=down.uuid).state
 
 
 def test_a_receiver_answering_500_does_not_break_save(receiver, subscribe, sentinel, caplog):
@@ -982,7 +998,7 @@ def test_a_receiver_answering_500_does_not_break_save(receiver, subscribe, senti
     subscribe("article.created", path="/broken")
     subscribe("article.created", path="/fine")
 
-    with caplog.at_level(logging.ERROR, logger="thorn.request"):
+    with caplog.at_level(logging.INFO, logger="thorn.request"):
         article = Article.objects.create(title="Resilient")
 
     sentinel()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
-from django.test import AsyncClient, Client, RequestFactory
+from django.test import AsyncClient, Client, RequestFactory, TestCase
 from django.urls import include, path
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -360,8 +360,9 @@ def deliver(
         "content_type": content_type,
     }
     event = Event("receiver.test", subscribers=[subscriber])
-    (request,) = event.send(PAYLOAD if payload is None else payload)
-    assert request.outcome.ok
+    # The test runs in a transaction: the event is sent when it "commits".
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        event.send(PAYLOAD if payload is None else payload)
     (received,) = receiver.wait_for_path(hook)
     return received
 

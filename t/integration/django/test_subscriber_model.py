@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.test import TestCase
 
 from thorn import Event
 from thorn._state import current_app
@@ -379,7 +380,8 @@ def test_an_old_upper_case_digest_row_still_signs(receiver: Receiver, subscribe)
     subscriber = subscribe("ping.sent", "/old-row", hmac_secret="old-row-secret")
     Subscriber.objects.filter(pk=subscriber.pk).update(hmac_digest="SHA512")
 
-    Event("ping.sent").send({"n": 1})
+    with TestCase.captureOnCommitCallbacks(execute=True):  # sent when the test "commits"
+        Event("ping.sent").send({"n": 1})
 
     (received,) = receiver.wait_for(1, timeout=5)
     assert "/old-row" == received.path
@@ -411,7 +413,8 @@ def test_the_subscriber_model_by_either_path_form(settings, path, receiver: Rece
     subscriber = subscribe("ping.sent", "/custom-model")
 
     assert Subscriber is current_app().env.Subscriber
-    Event("ping.sent").send({"n": 1})
+    with TestCase.captureOnCommitCallbacks(execute=True):  # sent when the test "commits"
+        Event("ping.sent").send({"n": 1})
 
     received = receiver.wait_for(1, timeout=5)
     assert ["/custom-model"] == [r.path for r in received]

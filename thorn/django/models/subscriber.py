@@ -68,7 +68,9 @@ class Subscriber(models.Model, SubscriberModelMixin):
         Thorn 1.5 are converted by migration ``0004``); ``user`` is optional
         in forms; the event must be a valid pattern (and one of
         ``THORN_EVENT_CHOICES`` when that is set); URLs may have up to 2048
-        characters.
+        characters; ``is_active``, ``disabled_reason``, ``disabled_at`` and
+        ``failing_since`` keep the endpoint's health (see
+        :doc:`/userguide/delivery`).
     """
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, editable=False, unique=True)
@@ -110,6 +112,26 @@ class Subscriber(models.Model, SubscriberModelMixin):
         default=MIME_JSON,
         help_text=_("Content type of the messages sent to this subscriber."),
     )
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        db_index=True,
+        help_text=_(
+            "Inactive subscriptions receive nothing. thorn turns this off when the URL answers "
+            "410 Gone, or after its deliveries failed for THORN_DISABLE_AFTER."
+        ),
+    )
+    disabled_reason = models.CharField(
+        _("disabled because"), max_length=255, blank=True, default="", editable=False
+    )
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True, editable=False)
+    failing_since = models.DateTimeField(
+        _("failing since"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Every delivery since then has failed; cleared by the next success."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, editable=False)
 
@@ -125,9 +147,23 @@ class Subscriber(models.Model, SubscriberModelMixin):
         return f"{self.event} -> {Truncator(redact_url(self.url)).chars(43)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save, storing ``hmac_digest`` in lower case."""
+        """Save, storing ``hmac_digest`` in lower case.
+
+        A subscription made active again forgets why and since when it was
+        disabled, and that it was failing: it starts afresh.
+        """
         if self.hmac_digest:
             self.hmac_digest = self.hmac_digest.lower()
+        if self.is_active and self.disabled_at is not None:
+            self.disabled_reason, self.disabled_at, self.failing_since = "", None, None
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {
+                    *update_fields,
+                    "disabled_reason",
+                    "disabled_at",
+                    "failing_since",
+                }
         super().save(*args, **kwargs)
 
     def user_ident(self) -> Any:

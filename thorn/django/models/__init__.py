@@ -1,0 +1,44 @@
+"""thorn's models: the subscriptions, and the records of their deliveries.
+
+:class:`Subscriber` is a subscription (Thorn 1.5's table); the delivery
+records are in :mod:`thorn.django.models.records`.
+
+.. versionchanged:: 2.0
+    A package: ``thorn.django.models.subscriber`` and
+    ``thorn.django.models.records``; import from ``thorn.django.models`` as
+    before.
+"""
+
+from __future__ import annotations
+
+from thorn.django.models.records import (
+    ACTIVE,
+    AttemptRecord,
+    DeliveryRecord,
+    MessageRecord,
+    State,
+)
+from thorn.django.models.subscriber import (
+    CHAR_MAX_LENGTH,
+    CONTENT_TYPES,
+    HMAC_DIGESTS,
+    URL_MAX_LENGTH,
+    Subscriber,
+    random_secret64,
+    validate_event_pattern,
+)
+
+__all__ = [
+    "ACTIVE",
+    "CHAR_MAX_LENGTH",
+    "CONTENT_TYPES",
+    "HMAC_DIGESTS",
+    "URL_MAX_LENGTH",
+    "AttemptRecord",
+    "DeliveryRecord",
+    "MessageRecord",
+    "State",
+    "Subscriber",
+    "random_secret64",
+    "validate_event_pattern",
+]
