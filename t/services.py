@@ -155,10 +155,14 @@ class RedisServer(Service):
 
     host = HOST
 
-    def __init__(self, start_timeout: float = 10.0, stop_timeout: float = 10.0) -> None:
+    def __init__(
+        self, start_timeout: float = 10.0, stop_timeout: float = 10.0, port: int = 0
+    ) -> None:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.port = 0
+        #: The port to listen on; 0 picks a free one at each start.
+        self.fixed_port = port
+        self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self._tmpdir: Path | None = None
         self._log: IO[bytes] | None = None
@@ -196,7 +200,7 @@ class RedisServer(Service):
             # The port is free when picked but might be taken before Redis
             # binds it: try again with another one if Redis exits at once.
             for _attempt in range(3):
-                self.port = free_loopback_port()
+                self.port = self.fixed_port or free_loopback_port()
                 self._spawn(binary)
                 if self._wait_until_ready(time.monotonic() + self.start_timeout):
                     return self
@@ -431,6 +435,24 @@ class CeleryWorker(Service):
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def children(self) -> list[int]:
+        """The PIDs of the worker's child processes (a prefork pool's processes)."""
+        if self.process is None:
+            return []
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (its process group): no warm shutdown, nothing acknowledged."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10.0)
 
     def log(self) -> str:
         """Everything the worker wrote so far (stdout and stderr)."""

@@ -53,7 +53,7 @@ class Relayed:
     messages: int = 0
     #: Deliveries handed over for an attempt.
     deliveries: int = 0
-    #: Deliveries cancelled: their subscription is gone or disabled.
+    #: Deliveries cancelled, because their subscription is gone or disabled.
     cancelled: int = 0
 
     def __bool__(self) -> bool:

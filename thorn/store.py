@@ -64,7 +64,7 @@ class Store:
     without the ``thorn.django`` app).  Subclasses keep the records.
     """
 
-    #: True when messages and deliveries outlive the process: failed
+    #: True when messages and deliveries outlive the process, so that failed
     #: deliveries can be retried later (by the relay), and lost ones found.
     durable = False
 

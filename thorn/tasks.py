@@ -9,7 +9,7 @@ its deliveries, and publishes them in chunks of ``THORN_CHUNKSIZE``
 concurrently, one lane (and one kept-alive connection) per host; a failed
 delivery is retried on its own (:func:`dispatch_request`) when the outcome
 policy (:mod:`thorn.delivery.policy`) says so and its retry is due within
-``THORN_DELIVERY_LEASE``; later retries are the relay's (:func:`relay`).
+``THORN_DELIVERY_LEASE``; later retries are the relay's (:func:`thorn.tasks.relay`).
 
 Every task acknowledges its message once it is done (``acks_late``), and a
 message whose worker was lost is delivered again: deliveries are made at
@@ -67,6 +67,7 @@ class WorkerDispatcher(BaseDispatcher):
         subscribers: list[AbstractSubscriber] | None = None,
         *,
         stored: bool = False,
+        durable: bool = False,
     ) -> list[Request]:
         """Record the deliveries of ``message`` and publish them (if anybody subscribed)."""
         requests = self.plan(message, subscribers)

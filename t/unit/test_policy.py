@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from thorn.delivery.policy import Verdict, judge
+from thorn.conf import Settings
+from thorn.delivery.policy import RetryPolicy, Verdict, judge
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
 from thorn.generic.subscriber import StaticSubscriber
 from thorn.messages import Delivery, Options
@@ -114,3 +115,66 @@ class TestJudge:
             judge(request_for(app, Options()), FAILED, can_retry=False)
         assert 1 == len(caplog.records)
         assert "Delivery of a.b to https://hooks.example/x failed" in caplog.records[0].getMessage()
+
+
+class TestRetryPolicy:
+    FAILED = Outcome(status=503, error=HTTPStatusError("503"))
+
+    def test_the_default_is_the_standard_webhooks_schedule(self, app):
+        """No retry setting: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with ±20 % jitter."""
+        policy = RetryPolicy.from_options(Options(), app.settings)
+        assert (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0) == policy.schedule
+        assert (True, 0.2, 7) == (policy.retry, policy.jitter, policy.max_retries)
+
+    @pytest.mark.parametrize(
+        ("rand", "expected"), [(0.0, 240.0), (0.5, 300.0), (1.0, 360.0)], ids=["-20%", "0", "+20%"]
+    )
+    def test_jitter_spreads_each_delay(self, rand, expected):
+        """The second retry waits 5 minutes, give or take 20 %."""
+        assert expected == pytest.approx(RetryPolicy().countdown(self.FAILED, 1, rand=lambda: rand))
+
+    def test_the_last_delay_repeats_past_the_schedule(self):
+        """countdown() past the end of the schedule keeps its last delay (never an IndexError)."""
+        policy = RetryPolicy(schedule=(1.0, 2.0), jitter=0.0)
+        assert 2.0 == policy.countdown(self.FAILED, 5)
+
+    @pytest.mark.parametrize(
+        ("retry_after", "expected"),
+        [
+            pytest.param(1.0, 5.0, id="sooner-than-the-schedule-is-ignored"),
+            pytest.param(120.0, 120.0, id="later-is-honoured"),
+            pytest.param(10 * 24 * 3600.0, 10 * 3600.0, id="at-most-10-hours"),
+        ],
+    )
+    def test_retry_after_is_honoured_within_bounds(self, retry_after, expected):
+        """Never sooner than the schedule nor than Retry-After; Retry-After up to 10 hours."""
+        outcome = Outcome(status=503, error=HTTPStatusError("503"), retry_after=retry_after)
+        assert expected == RetryPolicy(jitter=0.0).countdown(outcome, 0)
+
+    def test_410_and_refusals_are_not_retried(self):
+        """410 Gone, and a refused recipient, end the delivery at once."""
+        gone = Outcome(status=410, error=HTTPStatusError("410"))
+        assert not RetryPolicy().should_retry(gone, 0)
+        assert not RetryPolicy().should_retry(Outcome(error=SecurityError("no")), 0)
+        assert RetryPolicy().should_retry(self.FAILED, 6)
+        assert not RetryPolicy().should_retry(self.FAILED, 7)
+
+    def test_thorn_15_settings_keep_their_meaning(self, make_app):
+        """THORN_RETRY_MAX / THORN_RETRY_DELAY set (and no schedule): 1.5's fixed delay."""
+        settings = make_app(THORN_RETRY_MAX=3, THORN_RETRY_DELAY=2.0).settings
+        assert RetryPolicy.fixed(True, 3, 2.0) == RetryPolicy.from_options(Options(), settings)
+        settings = make_app(THORN_RETRY_DELAY=2.0, THORN_RETRY_SCHEDULE=[1, 1]).settings
+        assert (1.0, 1.0) == RetryPolicy.from_options(Options(), settings).schedule
+
+    def test_an_events_retry_options_are_15s_policy(self, app):
+        """retry_max / retry_delay given to an event: that event gets the fixed delay."""
+        policy = RetryPolicy.from_options(Options(retry_max=2, retry_delay=0.5), app.settings)
+        assert RetryPolicy.fixed(True, 2, 0.5) == policy
+        only_max = RetryPolicy.from_options(Options(retry_max=4), app.settings)
+        assert RetryPolicy.fixed(True, 4, 60.0) == only_max  # THORN_RETRY_DELAY's default
+
+    def test_retry_false_turns_retries_off(self, make_app):
+        """THORN_RETRY = False, or retry=False: no retry whatever the schedule."""
+        settings = make_app(THORN_RETRY=False).settings
+        assert not RetryPolicy.from_options(Options(), settings).should_retry(self.FAILED, 0)
+        assert not RetryPolicy.from_options(Options(retry=False), Settings({})).retry

@@ -126,12 +126,13 @@ class Dispatcher:
         subscribers = self.subscribers_of(message)
         if not subscribers:
             return []
-        if wait_for_commit:
-            self.app.store.add(message, using)
         if waits:
+            self.app.store.add(message, using)
             env.on_commit(partial(self._hand_over_after_commit, message, subscribers), using=using)
             return []
-        return self.hand_over(message, subscribers, stored=wait_for_commit)
+        # Outside a transaction the change is already committed: the outbox
+        # row is written with the deliveries, or if the hand-over fails.
+        return self.hand_over(message, subscribers, durable=wait_for_commit)
 
     def _hand_over_after_commit(
         self, message: Message, subscribers: list[AbstractSubscriber]
@@ -149,14 +150,19 @@ class Dispatcher:
         subscribers: list[AbstractSubscriber] | None = None,
         *,
         stored: bool = False,
+        durable: bool = False,
     ) -> Any:
         """Deliver ``message`` now, one subscriber after another; return its requests.
+
+        The message and its deliveries are recorded before the first attempt.
 
         Arguments:
             message: The message.
             subscribers: Its subscribers, when they were just found.
-            stored: The message is in the outbox (the relay would hand it
-                over again if this one failed).
+            stored: The message is in the outbox already (the relay hands
+                it over again if this hand-over fails).
+            durable: The message must not be lost: when it cannot be handed
+                over, it goes to the outbox, for the relay.
         """
         requests = self.plan(message, subscribers)
         self.deliver(requests)

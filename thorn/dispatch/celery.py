@@ -123,12 +123,13 @@ class Dispatcher(BaseDispatcher):
         subscribers: list[AbstractSubscriber] | None = None,
         *,
         stored: bool = False,
+        durable: bool = False,
     ) -> Any:
         """Publish ``message`` as one ``send_event`` task (see :meth:`publish`).
 
-        When the broker cannot take a message that is in the outbox, the
-        relay publishes it again later: a warning says so, and nothing is
-        raised.
+        When the broker cannot take a message that is (or must be, with
+        ``durable``) in the outbox, the relay publishes it later: a warning
+        says so, and nothing is raised.  Otherwise the error is raised.
         """
         kwargs = encode_message(message)
         try:
@@ -136,8 +137,11 @@ class Dispatcher(BaseDispatcher):
                 partial(tasks.send_event.apply_async, kwargs=kwargs), f"Event {message.event}"
             )
         except Exception as exc:
-            if not stored:
+            store = self.app.store
+            if not (stored or (durable and store.durable)):
                 raise
+            if not stored:
+                store.add(message)
             logger.warning(
                 "Event %s was not published (%s): it is in the outbox, the relay will publish it",
                 message.event,

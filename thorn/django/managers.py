@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from thorn.generic.models import pk_of
@@ -13,7 +14,18 @@ __all__ = ["SubscriberManager", "SubscriberQuerySet", "matching"]
 
 
 def _by_event(queryset: Any, event: str) -> Any:
-    return queryset.filter(event__in=event_patterns(event))
+    queryset = queryset.filter(event__in=event_patterns(event))
+    if _has_field(queryset.model, "is_active"):
+        queryset = queryset.filter(is_active=True)  # disabled subscriptions receive nothing
+    return queryset
+
+
+def _has_field(model: type[models.Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
 
 
 def _by_owner(queryset: Any, user: Any) -> Any:
@@ -26,7 +38,8 @@ class SubscriberQuerySet(models.QuerySet[Any]):
     """Subscriptions matched by event pattern and owner.
 
     Each method is one indexed query: ``event IN (patterns)`` and, with a
-    user, ``user IS NULL OR user = <user>``.
+    user, ``user IS NULL OR user = <user>``.  Disabled subscriptions
+    (``is_active`` false) match nothing.
     """
 
     def matching(self, event: str, user: Any = None) -> SubscriberQuerySet:
@@ -44,7 +57,11 @@ class SubscriberQuerySet(models.QuerySet[Any]):
         return self.matching_event(event).matching_user_or_all(user)
 
     def matching_event(self, event: str) -> SubscriberQuerySet:
-        """Subscriptions whose pattern matches ``event``."""
+        """Active subscriptions whose pattern matches ``event``.
+
+        .. versionchanged:: 2.0
+            Disabled subscriptions are left out.
+        """
         return _by_event(self, event)  # type: ignore[no-any-return]
 
     def matching_user_or_all(self, user: Any = None) -> SubscriberQuerySet:

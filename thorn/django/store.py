@@ -1,7 +1,7 @@
 """DjangoStore: the outbox, the delivery records and the leases, in the database.
 
 See :mod:`thorn.store` for what a store does, and
-:mod:`thorn.django.models.records` for the tables.  Records are written in
+``thorn.django.models.records`` for the tables.  Records are written in
 bulk: one query per message when its deliveries are planned, a few per batch
 of attempts.  Leases let executors and relays share the work: whoever takes
 a delivery holds it for ``THORN_DELIVERY_LEASE`` seconds under a token, an
@@ -119,21 +119,26 @@ class DjangoStore(Store):
         The row is written to thorn's database: the outbox is atomic with a
         change made on that same database.
         """
-        MessageRecord.objects.using(self.db).create(
-            id=message.id,
-            event=message.event,
-            data=encode_message(message, stored=True),
-            created_at=timezone.now(),
-        )
+        self._message_row(message, timezone.now()).save(using=self.db, force_insert=True)
 
     def plan(self, message: Message, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Record the deliveries of ``message`` (once) and take those not taken yet."""
+        """Record the deliveries of ``message`` (once) and take those not taken yet.
+
+        Three queries in one transaction: the message (written to the
+        outbox now, if it was not), its deliveries (those recorded by an
+        earlier planning are left as they are), and which of them are ours.
+        """
         if not deliveries:
             return []
         now = timezone.now()
         lease = new_lease()
         with transaction.atomic(using=self.db):
-            first = self._mark_planned(message, now)
+            MessageRecord.objects.using(self.db).bulk_create(
+                [self._message_row(message, now, planned_at=now)],
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["planned_at"],
+            )
             if not self.records_everything:
                 return list(deliveries)  # recorded when they fail
             rows = [
@@ -154,31 +159,19 @@ class DjangoStore(Store):
             records = DeliveryRecord.objects.using(self.db)
             records.bulk_create(rows, ignore_conflicts=True)
             ids = [delivery.id for delivery in deliveries]
-            taken = (
-                set(ids)
-                if first
-                else {
-                    str(i)
-                    for i in records.filter(id__in=ids, lease=lease).values_list("id", flat=True)
-                }
-            )
+            taken = {
+                str(i) for i in records.filter(id__in=ids, lease=lease).values_list("id", flat=True)
+            }
         return [replace(d, lease=lease) for d in deliveries if d.id in taken]
 
-    def _mark_planned(self, message: Message, now: datetime) -> bool:
-        """Mark ``message`` planned; return true if this is its first planning."""
-        records = MessageRecord.objects.using(self.db)
-        if records.filter(id=message.id, planned_at__isnull=True).update(planned_at=now):
-            return True  # it was in the outbox
-        _, created = records.get_or_create(
+    def _message_row(self, message: Message, now: datetime, **fields: Any) -> MessageRecord:
+        return MessageRecord(
             id=message.id,
-            defaults={
-                "event": message.event,
-                "data": encode_message(message, stored=True),
-                "created_at": now,
-                "planned_at": now,
-            },
+            event=message.event,
+            data=encode_message(message, stored=True),
+            created_at=now,
+            **fields,
         )
-        return bool(created)
 
     # -- attempts
 
@@ -406,7 +399,7 @@ class DjangoStore(Store):
             .exclude(state__in=ACTIVE)
             .values_list("id", flat=True)[:batch]
         ):
-            AttemptRecord.objects.using(self.db).filter(delivery_id__in=ids).delete()
+            deleted += AttemptRecord.objects.using(self.db).filter(delivery_id__in=ids).delete()[0]
             deleted += deliveries.filter(id__in=ids).delete()[0]
         messages = MessageRecord.objects.using(self.db)
         orphans = messages.filter(created_at__lt=before).exclude(

@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from celery import Celery
@@ -129,6 +129,39 @@ def worker_environment(
     if imports is not None:
         env["THORN_TEST_CELERY_IMPORTS"] = ",".join(imports)
     return env
+
+
+class EnvFactory(Protocol):
+    """The ``process_env`` fixture: the environment of a process on the test database."""
+
+    def __call__(
+        self, settings: Mapping[str, Any] | None = None, broker_url: str | None = None
+    ) -> dict[str, str]: ...
+
+
+@pytest.fixture
+def process_env(django_db_setup: None, redis_server: RedisServer, celery_queue: str) -> EnvFactory:
+    """Environments for other processes (a relay, a crashing web process, workers).
+
+    ``factory(settings=None, broker_url=None)``: the test database, the
+    test's queue, the session's Redis (or ``broker_url``), and ``THORN_*``
+    overrides, read by ``t/proj/worker_settings.py``.
+    """
+    from django.db import connection
+
+    database = dict(connection.settings_dict)
+
+    def factory(
+        settings: Mapping[str, Any] | None = None, broker_url: str | None = None
+    ) -> dict[str, str]:
+        return worker_environment(
+            broker_url=broker_url or redis_server.url,
+            database=database,
+            queue=celery_queue,
+            settings=settings,
+        )
+
+    return factory
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from thorn import Event
-from thorn.django.models import Subscriber
+from thorn.django.models import DeliveryRecord, Subscriber
 from thorn.utils import hmac
 
 from t.proj.blog.models import Article
@@ -138,6 +138,28 @@ def test_a_thorn_15_database_migrates_forward_intact(thorn15_rows):
         assert row["hmac_digest"].lower() == subscriber.hmac_digest
         assert row["content_type"] == subscriber.content_type
         assert CREATED_AT == subscriber.created_at
+
+
+def test_a_thorn_15_database_gets_the_delivery_engine(thorn15_rows):
+    """The upgrade adds the outbox and record tables, with the relay's indexes, and every
+    1.5 subscription starts active and healthy; deliveries to it are recorded."""
+    migrate()
+
+    assert {"webhooks_message", "webhooks_delivery", "webhooks_attempt"} <= set(
+        connection.introspection.table_names()
+    )
+    with connection.cursor() as cursor:
+        indexes = {
+            **connection.introspection.get_constraints(cursor, "webhooks_message"),
+            **connection.introspection.get_constraints(cursor, "webhooks_delivery"),
+        }
+    assert {"webhooks_message_unplanned", "webhooks_delivery_due"} <= set(indexes)
+    assert {(True, "", None, None)} == {
+        (s.is_active, s.disabled_reason, s.disabled_at, s.failing_since)
+        for s in Subscriber.objects.all()
+    }
+    Article.objects.create(title="recorded")
+    assert 2 == DeliveryRecord.objects.filter(event="article.created").count()
 
 
 def test_migrated_subscriptions_pass_full_clean(thorn15_rows):

@@ -1,7 +1,7 @@
 """thorn's models: the subscriptions, and the records of their deliveries.
 
 :class:`Subscriber` is a subscription (Thorn 1.5's table); the delivery
-records are in :mod:`thorn.django.models.records`.
+records are in ``thorn.django.models.records``.
 
 .. versionchanged:: 2.0
     A package: ``thorn.django.models.subscriber`` and

@@ -25,13 +25,13 @@ class State:
 
     #: Recorded, not attempted yet.
     PENDING = "pending"
-    #: Failed; attempted again at ``next_attempt_at``.
+    #: Failed, and attempted again at ``next_attempt_at``.
     RETRYING = "retrying"
-    #: Delivered: the receiver answered 2xx.
+    #: Delivered (the receiver answered 2xx).
     SUCCEEDED = "succeeded"
-    #: Given up: the retries ran out, or the failure cannot get better.
+    #: Given up, because the retries ran out or the failure cannot get better.
     FAILED = "failed"
-    #: Not attempted any more: its subscription was disabled or removed.
+    #: Not attempted any more, because its subscription was disabled or removed.
     CANCELLED = "cancelled"
 
     #: The states, with their names.
@@ -101,7 +101,7 @@ class DeliveryRecord(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     #: The executor attempting it holds it until then (see ``THORN_DELIVERY_LEASE``).
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
-    #: Which hand-over holds it: an attempt made under another lease is skipped.
+    #: Which hand-over holds it (an attempt made under another lease is skipped).
     lease = models.CharField(_("lease"), max_length=32, blank=True, default="")
     last_status_code = models.PositiveSmallIntegerField(_("last status"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True, default="")

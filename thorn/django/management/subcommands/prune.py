@@ -1,0 +1,49 @@
+"""``manage.py thorn prune``: delete delivery records older than the retention period."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from django.core.management import CommandError
+
+from thorn._state import current_app
+from thorn.django.management.subcommands import base
+
+__all__ = ["Subcommand"]
+
+
+class Subcommand(base.Subcommand):
+    """Delete the records older than ``THORN_DELIVERY_RETENTION`` (or ``--days``), in batches."""
+
+    help = (
+        "Delete delivery records (messages, deliveries, attempts) older than "
+        "THORN_DELIVERY_RETENTION; deliveries with attempts still to make are kept."
+    )
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--days",
+            type=float,
+            default=None,
+            help="Keep this many days instead of THORN_DELIVERY_RETENTION.",
+        )
+        parser.add_argument("--json", action="store_true", help="Print the count as JSON.")
+
+    def handle(self, **options: Any) -> None:
+        app = current_app()
+        days = options["days"]
+        if days is not None and days <= 0:
+            raise CommandError(f"--days must be above 0, not {days}")
+        retention = (
+            timedelta(days=days)
+            if days is not None
+            else timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
+        )
+        deleted = app.store.prune(datetime.now(timezone.utc) - retention)
+        if options["json"]:
+            self.write_json({"deleted": deleted, "retention_seconds": retention.total_seconds()})
+        else:
+            self.write(f"Deleted {deleted} records older than {retention}.")

@@ -1,0 +1,73 @@
+"""``manage.py thorn relay``: hand over what the executors lost, and what is due again."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from thorn._state import current_app
+from thorn.django.management.subcommands import base
+from thorn.relay import BATCH, relay_once
+
+__all__ = ["Subcommand"]
+
+
+class Subcommand(base.Subcommand):
+    """Run the relay: a pass every ``--interval`` seconds, or one pass with ``--once``.
+
+    It stops after the pass in progress on SIGTERM or SIGINT (Ctrl-C).
+    """
+
+    help = (
+        "Hand over outbox messages that were never handed over, and deliveries whose "
+        "retry is due or whose worker died (see thorn.relay)."
+    )
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Run one pass, then exit.")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=1.0,
+            help="Seconds between passes (default: 1).",
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=BATCH,
+            help=f"Messages, and deliveries, taken at most per pass (default: {BATCH}).",
+        )
+        parser.add_argument("--json", action="store_true", help="Print each pass as JSON.")
+
+    def handle(self, **options: Any) -> None:
+        if options["interval"] <= 0 or options["limit"] < 1:
+            from django.core.management import CommandError
+
+            raise CommandError("--interval must be above 0 and --limit at least 1")
+        stop = threading.Event()
+        if not options["once"]:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *args: stop.set())
+        app = current_app()
+        while True:
+            relayed = relay_once(app, options["limit"])
+            if options["json"]:
+                self.write_json(
+                    {
+                        "messages": relayed.messages,
+                        "deliveries": relayed.deliveries,
+                        "cancelled": relayed.cancelled,
+                    }
+                )
+            elif relayed or options["verbosity"] > 1:
+                self.write(
+                    f"Relayed {relayed.messages} messages and {relayed.deliveries} deliveries; "
+                    f"cancelled {relayed.cancelled}."
+                )
+            # A full pass may have left more to take: go on without waiting.
+            busy = relayed.messages >= options["limit"] or relayed.deliveries >= options["limit"]
+            if options["once"] or stop.wait(0 if busy else options["interval"]):
+                return
