@@ -18,6 +18,7 @@ __all__ = [
     "MIME_JSON",
     "MIME_URLFORM",
     "NONE_IS_A_VALUE",
+    "SIGNATURE_HEADERS",
     "SettingCheck",
     "SettingProblem",
     "Settings",
@@ -59,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "THORN_RETRY_DELAY": 60.0,
     "THORN_RETRY_MAX": 10,
     "THORN_SIGNAL_HONORS_TRANSACTION": True,
+    "THORN_SIGNATURE_HEADERS": "both",
     "THORN_SUBSCRIBERS": {},
     "THORN_SUBSCRIBERS_SECRET": None,
     "THORN_SUBSCRIBER_MODEL": None,
@@ -68,6 +70,14 @@ DEFAULTS: dict[str, Any] = {
 #: Settings for which a configured ``None`` is a value of its own ("no
 #: limit"), not "unset": their default applies only when they are absent.
 NONE_IS_A_VALUE = frozenset({"THORN_MAX_SUBSCRIPTIONS_PER_USER"})
+
+#: The signature schemes sent for each value of ``THORN_SIGNATURE_HEADERS``
+#: (see :mod:`thorn.delivery.sign`).
+SIGNATURE_HEADERS: dict[str, tuple[str, ...]] = {
+    "hook-hmac": ("hook-hmac",),
+    "standard": ("standard",),
+    "both": ("hook-hmac", "standard"),
+}
 
 #: What :meth:`Settings.raw` reads for a setting that is not configured.
 _ABSENT: Any = object()
@@ -135,6 +145,10 @@ def _is_str(value: Any) -> bool:
 
 def _is_mapping(value: Any) -> bool:
     return isinstance(value, Mapping)
+
+
+def _is_one_of(choices: Mapping[str, Any]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in choices
 
 
 def _is_validators(value: Any) -> bool:
@@ -210,6 +224,9 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_RETRY_MAX": SettingCheck("thorn.E012", "an integer of at least 0", _is_int(0)),
     "THORN_SIGNAL_HONORS_TRANSACTION": SettingCheck("thorn.E013", "True or False", _is_bool),
+    "THORN_SIGNATURE_HEADERS": SettingCheck(
+        "thorn.E020", "'hook-hmac', 'standard' or 'both'", _is_one_of(SIGNATURE_HEADERS)
+    ),
     "THORN_SUBSCRIBERS": SettingCheck(
         "thorn.E002", "a mapping of event pattern to subscribers", _is_mapping
     ),
@@ -246,6 +263,14 @@ def _resolve_signer(value: Any) -> Callable[..., Any]:
     return signer  # type: ignore[no-any-return]
 
 
+def _resolve_signature_headers(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, str) or value not in SIGNATURE_HEADERS:
+        raise ImproperlyConfigured(
+            f"THORN_SIGNATURE_HEADERS must be 'hook-hmac', 'standard' or 'both', not {value!r}"
+        )
+    return SIGNATURE_HEADERS[value]
+
+
 def _resolve_validators(value: Any) -> list[Callable[[str], None]]:
     from thorn.validators import deserialize_validators
 
@@ -257,6 +282,7 @@ RESOLVERS: dict[str, Callable[[Any], Any]] = {
     "THORN_CODECS": _resolve_codecs,
     "THORN_HMAC_SIGNER": _resolve_signer,
     "THORN_RECIPIENT_VALIDATORS": _resolve_validators,
+    "THORN_SIGNATURE_HEADERS": _resolve_signature_headers,
 }
 
 

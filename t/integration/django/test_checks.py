@@ -210,6 +210,10 @@ MISTYPED = [
     pytest.param("THORN_ALLOW_REDIRECTS", "no", "thorn.E005", id="redirects-string"),
     pytest.param("THORN_SIGNAL_HONORS_TRANSACTION", 1, "thorn.E013", id="transaction-int"),
     pytest.param("THORN_SUBSCRIBERS_SECRET", 42, "thorn.E014", id="subscribers-secret-int"),
+    pytest.param("THORN_SIGNATURE_HEADERS", "none", "thorn.E020", id="signature-headers-none"),
+    pytest.param(
+        "THORN_SIGNATURE_HEADERS", ["standard"], "thorn.E020", id="signature-headers-list"
+    ),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", "100", "thorn.E016", id="limit-string"),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", -1, "thorn.E016", id="limit-negative"),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", 2.5, "thorn.E016", id="limit-float"),
