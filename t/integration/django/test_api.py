@@ -10,6 +10,7 @@ names with a fake resolver, so no real DNS is used.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import standardwebhooks
 from django.contrib.auth.models import User
 from django.db import connection
 from rest_framework.permissions import BasePermission
@@ -51,9 +53,10 @@ DOC_KEYS = [
     "subscription",
     "hmac_secret",
     "hmac_digest",
+    "signing_secret",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
-LIST_KEYS = [key for key in DOC_KEYS if key != "hmac_secret"]
+LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
 #: The body of the docs' curl example.
 DOCS_EXAMPLE = {"event": "article.*", "url": "https://e.com/h/article?u=1"}
 FORM = "application/x-www-form-urlencoded"
@@ -275,6 +278,48 @@ def test_detail_shows_the_secret(api, alice):
     assert str(subscriber.uuid) == body["id"]
     assert absolute(subscriber.uuid) == body["subscription"]
     assert alice.pk == body["user"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(None, id="generated"),
+        pytest.param(SECRET, id="chosen"),
+        pytest.param("é\\ ☃ '\"", id="chosen-non-ascii"),
+    ],
+)
+def test_signing_secret_is_the_secret_for_standard_webhooks_libraries(
+    api, receiver, django_capture_on_commit_callbacks, secret
+):
+    """signing_secret is whsec_ + base64(hmac_secret): standardwebhooks verifies real deliveries."""
+    body = {"event": "article.created", "url": receiver.url("/standard")}
+    if secret is not None:
+        body["hmac_secret"] = secret
+    created = api.post(LIST, body, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        Article.objects.create(title="Verified")
+
+    (received,) = receiver.wait_for_path("/standard")
+    webhook = standardwebhooks.Webhook(created["signing_secret"])
+    assert "Verified" == webhook.verify(received.body, received.headers)["data"]["title"]
+    expected = "whsec_" + base64.b64encode(created["hmac_secret"].encode()).decode()
+    assert expected == created["signing_secret"]
+    assert expected == api.get(detail(created["id"])).json()["signing_secret"]
+    if secret is not None:
+        assert secret == created["hmac_secret"]
+
+
+def test_signing_secret_is_read_only(api, alice):
+    """A signing_secret sent by the client is ignored: it always follows hmac_secret."""
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    response = api.patch(detail(subscriber.uuid), {"signing_secret": "whsec_AAAA"}, format="json")
+
+    assert 200 == response.status_code
+    assert SECRET == row_of(subscriber)["hmac_secret"]
+    assert (
+        "whsec_" + base64.b64encode(SECRET.encode()).decode() == response.json()["signing_secret"]
+    )
 
 
 def test_unsubscribe_deletes_the_row(api, alice):
