@@ -6,6 +6,7 @@ import math
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "THORN_RETRY": True,
     "THORN_RETRY_DELAY": 60.0,
     "THORN_RETRY_MAX": 10,
+    "THORN_SECRET_ROTATION_GRACE": 24 * 60 * 60,
     "THORN_SIGNAL_HONORS_TRANSACTION": True,
     "THORN_SIGNATURE_HEADERS": "both",
     "THORN_SUBSCRIBERS": {},
@@ -102,6 +104,12 @@ def _is_seconds(minimum: float, *, inclusive: bool) -> Callable[[Any], bool]:
         return math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
 
     return accepts
+
+
+def _is_duration(value: Any) -> bool:
+    if isinstance(value, timedelta):
+        return value >= timedelta(0)
+    return _is_seconds(0, inclusive=True)(value)
 
 
 def _is_http_url(value: Any) -> bool:
@@ -223,6 +231,9 @@ CHECKS: dict[str, SettingCheck] = {
         "thorn.E011", "a number of seconds of at least 0", _is_seconds(0, inclusive=True)
     ),
     "THORN_RETRY_MAX": SettingCheck("thorn.E012", "an integer of at least 0", _is_int(0)),
+    "THORN_SECRET_ROTATION_GRACE": SettingCheck(
+        "thorn.E021", "a number of seconds of at least 0, or a timedelta", _is_duration
+    ),
     "THORN_SIGNAL_HONORS_TRANSACTION": SettingCheck("thorn.E013", "True or False", _is_bool),
     "THORN_SIGNATURE_HEADERS": SettingCheck(
         "thorn.E020", "'hook-hmac', 'standard' or 'both'", _is_one_of(SIGNATURE_HEADERS)
@@ -263,6 +274,15 @@ def _resolve_signer(value: Any) -> Callable[..., Any]:
     return signer  # type: ignore[no-any-return]
 
 
+def _resolve_duration(value: Any) -> timedelta:
+    if not _is_duration(value):
+        raise ImproperlyConfigured(
+            "THORN_SECRET_ROTATION_GRACE must be a number of seconds of at least 0, "
+            f"or a timedelta, not {value!r}"
+        )
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
 def _resolve_signature_headers(value: Any) -> tuple[str, ...]:
     if not isinstance(value, str) or value not in SIGNATURE_HEADERS:
         raise ImproperlyConfigured(
@@ -282,6 +302,7 @@ RESOLVERS: dict[str, Callable[[Any], Any]] = {
     "THORN_CODECS": _resolve_codecs,
     "THORN_HMAC_SIGNER": _resolve_signer,
     "THORN_RECIPIENT_VALIDATORS": _resolve_validators,
+    "THORN_SECRET_ROTATION_GRACE": _resolve_duration,
     "THORN_SIGNATURE_HEADERS": _resolve_signature_headers,
 }
 

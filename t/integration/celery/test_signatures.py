@@ -69,3 +69,22 @@ def test_the_library_verifies_deliveries_of_the_worker(
         assert verify(received.header("Hook-HMAC"), "sha256", subscriber.hmac_secret, received.body)
     assert first.header("webhook-id") == retry.header("webhook-id")
     assert f"/article/{article.uuid}/" == first.json()["ref"]
+
+
+def test_the_worker_signs_with_both_secrets_during_a_rotation(
+    celery_worker_factory: WorkerFactory, receiver: Receiver
+) -> None:
+    """The worker loads the rotated subscription: old and new secrets both verify."""
+    subscriber = Subscriber.objects.create(event="article.created", url=receiver.url("/rotated"))
+    old = subscriber.hmac_secret
+    new = subscriber.rotate_secret()
+    celery_worker_factory(settings=WORKER_SETTINGS)
+
+    Article.objects.create(title="Rotated")
+
+    (received,) = receiver.wait_for_path("/rotated", timeout=DEADLINE)
+    for secret in (new, old):
+        webhook = standardwebhooks.Webhook(signing_secret(secret))
+        assert "Rotated" == webhook.verify(received.body, received.headers)["data"]["title"]
+    assert 2 == len((received.header("webhook-signature") or "").split(" "))
+    assert verify(received.header("Hook-HMAC"), "sha256", new, received.body)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -211,6 +212,11 @@ MISTYPED = [
     pytest.param("THORN_SIGNAL_HONORS_TRANSACTION", 1, "thorn.E013", id="transaction-int"),
     pytest.param("THORN_SUBSCRIBERS_SECRET", 42, "thorn.E014", id="subscribers-secret-int"),
     pytest.param("THORN_SIGNATURE_HEADERS", "none", "thorn.E020", id="signature-headers-none"),
+    pytest.param("THORN_SECRET_ROTATION_GRACE", "1d", "thorn.E021", id="grace-string"),
+    pytest.param("THORN_SECRET_ROTATION_GRACE", -1, "thorn.E021", id="grace-negative"),
+    pytest.param(
+        "THORN_SECRET_ROTATION_GRACE", timedelta(seconds=-1), "thorn.E021", id="grace-negative-td"
+    ),
     pytest.param(
         "THORN_SIGNATURE_HEADERS", ["standard"], "thorn.E020", id="signature-headers-list"
     ),
