@@ -16,14 +16,16 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import standardwebhooks
+import time_machine
 from django.contrib.auth.models import User
 from django.db import connection
+from django.urls import reverse
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
@@ -1770,3 +1772,122 @@ def test_api_subscription_does_not_receive_other_users_events(api, alice, bob, r
         for path in ("/alice", "/bob")
     }
     assert {"/alice": ["By alice", "By nobody"], "/bob": ["By bob", "By nobody"]} == titles
+
+
+# -- POST /hooks/<uuid>/rotate-secret/ --------------------------------------------
+
+
+def rotate(ident: Any) -> str:
+    """Path of the rotate-secret view of the subscription ``ident``."""
+    return f"/hooks/{ident}/rotate-secret/"
+
+
+def whsec(secret: str) -> str:
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+@time_machine.travel(datetime(2026, 5, 1, 12, tzinfo=timezone.utc), tick=False)
+def test_rotate_secret_answers_the_new_secret_in_both_forms(api, alice):
+    """200 with the subscription as GET shows it, its new secret in both forms."""
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    response = api.post(rotate(subscriber.uuid))
+
+    assert 200 == response.status_code
+    body = response.json()
+    assert DOC_KEYS == list(body)
+    assert str(subscriber.uuid) == body["id"]
+    assert 64 == len(body["hmac_secret"])
+    assert SECRET != body["hmac_secret"]
+    assert whsec(body["hmac_secret"]) == body["signing_secret"]
+    row = row_of(subscriber)
+    assert (body["hmac_secret"], SECRET) == (row["hmac_secret"], row["previous_hmac_secret"])
+    assert datetime(2026, 5, 2, 12, tzinfo=timezone.utc) == row["previous_hmac_secret_expires"]
+    assert body == api.get(detail(subscriber.uuid)).json()
+
+
+def test_rotate_secret_twice_gives_two_new_secrets(api, alice):
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    first = api.post(rotate(subscriber.uuid)).json()["hmac_secret"]
+    second = api.post(rotate(subscriber.uuid)).json()["hmac_secret"]
+
+    assert len({SECRET, first, second}) == 3
+    assert (second, first) == (
+        row_of(subscriber)["hmac_secret"],
+        row_of(subscriber)["previous_hmac_secret"],
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotated_deliveries_verify_with_both_secrets_then_the_new_one(api, alice, receiver):
+    """Through the API: during the grace both signing secrets verify; after it, only the new one."""
+    created = api.post(
+        LIST, {"event": "article.created", "url": receiver.url("/rotated")}, format="json"
+    ).json()
+    old = created["signing_secret"]
+    noon = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    with time_machine.travel(noon, tick=False) as clock:
+        new = api.post(rotate(created["id"])).json()["signing_secret"]
+        Article.objects.create(title="During")
+        (during,) = receiver.wait_for_path("/rotated", 1)
+        assert (True, True) == (verified(during, old), verified(during, new))
+
+        clock.move_to(noon + timedelta(days=1))
+        Article.objects.create(title="After")
+        after = receiver.wait_for_path("/rotated", 2)[-1]
+        assert (False, True) == (verified(after, old), verified(after, new))
+
+
+def verified(received: Any, signing_secret: str) -> bool:
+    """Whether standardwebhooks accepts ``received`` with ``signing_secret``."""
+    try:
+        standardwebhooks.Webhook(signing_secret).verify(received.body, received.headers)
+    except standardwebhooks.WebhookVerificationError:
+        return False
+    return True
+
+
+def test_rotate_secret_of_another_users_subscription_is_404_and_untouched(api, bob):
+    theirs = owned(bob, hmac_secret=SECRET)
+    before = row_of(theirs)
+
+    response = api.post(rotate(theirs.uuid))
+
+    assert 404 == response.status_code
+    assert SECRET.encode() not in response.content
+    assert before == row_of(theirs)
+    assert 404 == api.post(rotate(uuid.uuid4())).status_code
+
+
+def test_anonymous_cannot_rotate_a_secret(anonymous, alice):
+    subscriber = owned(alice, hmac_secret=SECRET)
+    before = row_of(subscriber)
+
+    assert 403 == anonymous.post(rotate(subscriber.uuid)).status_code
+    assert before == row_of(subscriber)
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_rotate_secret_is_post_only(api, alice, method):
+    subscriber = owned(alice, hmac_secret=SECRET)
+    before = row_of(subscriber)
+
+    assert 405 == getattr(api, method)(rotate(subscriber.uuid)).status_code
+    assert before == row_of(subscriber)
+
+
+def test_object_permissions_apply_to_rotation(settings, api, alice):
+    """A subscription that THORN_DRF_PERMISSION_CLASSES hides cannot be rotated (403)."""
+    settings.THORN_DRF_PERMISSION_CLASSES = [NoSecretEvents]
+    hidden = owned(alice, "secret.created", url="https://hidden.example/")
+    before = row_of(hidden)
+
+    assert 403 == api.post(rotate(hidden.uuid)).status_code
+    assert before == row_of(hidden)
+
+
+def test_rotate_secret_url_name(alice):
+    assert f"/hooks/{uuid.UUID(int=1)}/rotate-secret/" == reverse(
+        "webhook:rotate-secret", kwargs={"uuid": uuid.UUID(int=1)}
+    )
