@@ -7,4 +7,6 @@ subclass named ``Subcommand``.
 from __future__ import annotations
 
 #: Subcommand name -> module (under ``thorn.django.management.subcommands``), in help order.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "rotate-secret": "rotate_secret",
+}
