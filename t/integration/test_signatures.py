@@ -30,7 +30,7 @@ PAYLOAD = {"event": "article.changed", "data": {"title": "Café ☃", "n": [1, 2
 NOON = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
-def deliver(app: Any, receiver: Receiver, secret: str = SECRET_15, **fields: Any) -> Received:
+def deliver(app: Any, receiver: Receiver, secret: Any = SECRET_15, **fields: Any) -> Received:
     """Deliver PAYLOAD to one static subscriber of the loopback receiver; return what arrived."""
     path = f"/signed/{uuid.uuid4()}"
     subscriber = {"url": receiver.url(path), "hmac_secret": secret, **fields}
@@ -125,3 +125,35 @@ class TestSignatureHeadersSetting:
         assert [] == [name for name in received.headers if name.lower().startswith("webhook-")]
         with pytest.raises(standardwebhooks.WebhookVerificationError, match="Missing"):
             library_verify(received, SECRET_15)
+
+
+class TestStaticSubscriberSecrets:
+    """Static subscribers take a list of secrets, newest first, for a rotation."""
+
+    def test_every_secret_signs_webhook_signature(self, app, receiver):
+        received = deliver(app, receiver, ["the-new-secret", SECRET_15])
+
+        assert 2 == len((received.header("webhook-signature") or "").split(" "))
+        library_verify(received, "the-new-secret")
+        library_verify(received, SECRET_15)
+        with pytest.raises(standardwebhooks.WebhookVerificationError, match="No matching"):
+            library_verify(received, "a-secret-of-no-one")
+
+    def test_the_newest_signs_hook_hmac(self, make_app, receiver):
+        app = make_app(THORN_HMAC_SIGNER="thorn.utils.hmac:sign")
+        received = deliver(app, receiver, ["the-new-secret", SECRET_15])
+
+        signature = received.header("Hook-HMAC")
+        assert verify(signature, "sha256", "the-new-secret", received.body)
+        assert not verify(signature, "sha256", SECRET_15, received.body)
+
+    def test_from_the_setting(self, make_app, receiver):
+        """THORN_SUBSCRIBERS entries take the list too."""
+        subscriber = {"url": receiver.url("/static"), "hmac_secret": ["new", "old"]}
+        app = make_app(THORN_SUBSCRIBERS={"article.changed": subscriber})
+
+        Event("article.changed", app=app).send(PAYLOAD)
+
+        (received,) = receiver.wait_for_path("/static")
+        library_verify(received, "new")
+        library_verify(received, "old")

@@ -109,8 +109,12 @@ def test_a_dispatcher_path_to_something_else_is_an_error(settings):
         ({"article.created": [{"url": "https://example.com/", "colour": "red"}]}, "colour"),
         ({"article.created": ["!t.no_such_module:subscribers"]}, "t.no_such_module"),
         ({"article.created": [{"hmac_secret": "s"}]}, "no url"),
+        (
+            {"article.created": [{"url": "https://example.com/", "hmac_secret": ["new", ""]}]},
+            "newest first",
+        ),
     ],
-    ids=["pattern", "unknown-field", "missing-import", "no-url"],
+    ids=["pattern", "unknown-field", "missing-import", "no-url", "bad-secret-list"],
 )
 def test_invalid_static_subscribers_are_errors(settings, subscribers, named):
     """Each invalid THORN_SUBSCRIBERS entry gives one E002 naming what is wrong."""

@@ -68,7 +68,7 @@ class Subcommand(base.Subcommand):
         if subscriber is None:
             raise CommandError(f"No subscription {ident}.")
         secret = subscriber.rotate_secret(grace=options["grace"])
-        expires = subscriber.previous_hmac_secret_expires
+        expires = getattr(subscriber, "previous_hmac_secret_expires", None)
         result = {
             "uuid": str(ident),
             "hmac_secret": secret,
