@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ __all__ = [
     "MIME_JSON",
     "MIME_URLFORM",
     "NONE_IS_A_VALUE",
+    "SIGNATURE_HEADERS",
     "SettingCheck",
     "SettingProblem",
     "Settings",
@@ -73,7 +75,9 @@ DEFAULTS: dict[str, Any] = {
     "THORN_RETRY_DELAY": 60.0,
     "THORN_RETRY_MAX": 10,
     "THORN_RETRY_SCHEDULE": STANDARD_RETRY_SCHEDULE,
+    "THORN_SECRET_ROTATION_GRACE": 24 * 60 * 60,
     "THORN_SIGNAL_HONORS_TRANSACTION": True,
+    "THORN_SIGNATURE_HEADERS": "both",
     "THORN_SUBSCRIBERS": {},
     "THORN_SUBSCRIBERS_SECRET": None,
     "THORN_SUBSCRIBER_MODEL": None,
@@ -83,6 +87,14 @@ DEFAULTS: dict[str, Any] = {
 #: Settings for which a configured ``None`` is a value of its own ("no
 #: limit"), not "unset": their default applies only when they are absent.
 NONE_IS_A_VALUE = frozenset({"THORN_MAX_SUBSCRIPTIONS_PER_USER"})
+
+#: The signature schemes sent for each value of ``THORN_SIGNATURE_HEADERS``
+#: (see :mod:`thorn.delivery.sign`).
+SIGNATURE_HEADERS: dict[str, tuple[str, ...]] = {
+    "hook-hmac": ("hook-hmac",),
+    "standard": ("standard",),
+    "both": ("hook-hmac", "standard"),
+}
 
 #: What :meth:`Settings.raw` reads for a setting that is not configured.
 _ABSENT: Any = object()
@@ -107,6 +119,12 @@ def _is_seconds(minimum: float, *, inclusive: bool) -> Callable[[Any], bool]:
         return math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
 
     return accepts
+
+
+def _is_duration(value: Any) -> bool:
+    if isinstance(value, timedelta):
+        return value >= timedelta(0)
+    return _is_seconds(0, inclusive=True)(value)
 
 
 def _is_http_url(value: Any) -> bool:
@@ -152,7 +170,7 @@ def _is_mapping(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
-def _is_one_of(*choices: str) -> Callable[[Any], bool]:
+def _is_one_of(choices: Collection[str]) -> Callable[[Any], bool]:
     return lambda value: isinstance(value, str) and value in choices
 
 
@@ -205,7 +223,7 @@ CHECKS: dict[str, SettingCheck] = {
         "thorn.E019", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
     ),
     "THORN_DELIVERY_RECORDS": SettingCheck(
-        "thorn.E030", "'all' or 'failed'", _is_one_of(*RECORD_MODES)
+        "thorn.E030", "'all' or 'failed'", _is_one_of(RECORD_MODES)
     ),
     "THORN_DELIVERY_RETENTION": SettingCheck(
         "thorn.E031", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
@@ -257,7 +275,13 @@ CHECKS: dict[str, SettingCheck] = {
         "a list of numbers of seconds of at least 0",
         _is_schedule,
     ),
+    "THORN_SECRET_ROTATION_GRACE": SettingCheck(
+        "thorn.E021", "a number of seconds of at least 0, or a timedelta", _is_duration
+    ),
     "THORN_SIGNAL_HONORS_TRANSACTION": SettingCheck("thorn.E013", "True or False", _is_bool),
+    "THORN_SIGNATURE_HEADERS": SettingCheck(
+        "thorn.E020", "'hook-hmac', 'standard' or 'both'", _is_one_of(SIGNATURE_HEADERS)
+    ),
     "THORN_SUBSCRIBERS": SettingCheck(
         "thorn.E002", "a mapping of event pattern to subscribers", _is_mapping
     ),
@@ -294,6 +318,23 @@ def _resolve_signer(value: Any) -> Callable[..., Any]:
     return signer  # type: ignore[no-any-return]
 
 
+def _resolve_duration(value: Any) -> timedelta:
+    if not _is_duration(value):
+        raise ImproperlyConfigured(
+            "THORN_SECRET_ROTATION_GRACE must be a number of seconds of at least 0, "
+            f"or a timedelta, not {value!r}"
+        )
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+def _resolve_signature_headers(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, str) or value not in SIGNATURE_HEADERS:
+        raise ImproperlyConfigured(
+            f"THORN_SIGNATURE_HEADERS must be 'hook-hmac', 'standard' or 'both', not {value!r}"
+        )
+    return SIGNATURE_HEADERS[value]
+
+
 def _resolve_validators(value: Any) -> list[Callable[[str], None]]:
     from thorn.validators import deserialize_validators
 
@@ -305,6 +346,8 @@ RESOLVERS: dict[str, Callable[[Any], Any]] = {
     "THORN_CODECS": _resolve_codecs,
     "THORN_HMAC_SIGNER": _resolve_signer,
     "THORN_RECIPIENT_VALIDATORS": _resolve_validators,
+    "THORN_SECRET_ROTATION_GRACE": _resolve_duration,
+    "THORN_SIGNATURE_HEADERS": _resolve_signature_headers,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 __all__ = ["Request", "urlident"]
 
 Callback = Callable[..., Any]
+
+
+def _now() -> int:
+    """The Unix time of an attempt, in whole seconds (``webhook-timestamp``)."""
+    return int(time.time())
 
 
 class Request:
@@ -228,24 +234,46 @@ class Request:
             data = self.app.encode(data, self.subscriber.content_type)
         return data.encode("utf-8") if isinstance(data, str) else data
 
-    def headers_for(self, body: bytes) -> dict[str, str]:
-        """Return the HTTP headers of a delivery of ``body``."""
+    def headers_for(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Return the HTTP headers of a delivery of ``body``.
+
+        Arguments:
+            body: The body, exactly as sent.
+            timestamp: The Unix time of the attempt (``webhook-timestamp``);
+                now by default.
+
+        .. versionchanged:: 2.0
+            Standard Webhooks headers (see :setting:`THORN_SIGNATURE_HEADERS`).
+        """
         return delivery_headers(
             signer=self.app.hmac_sign,
             subscriber=self.subscriber,
             body=body,
             event=self.event,
             delivery_id=self.id,
+            timestamp=_now() if timestamp is None else timestamp,
             user_agent=self.user_agent,
             extra=self.delivery.options.headers,
+            schemes=self.app.settings.THORN_SIGNATURE_HEADERS,
         )
 
-    def signature_headers(self, body: bytes) -> dict[str, str]:
-        """Return the headers that let the receiver verify ``body``."""
-        return signature_headers(self.app.hmac_sign, self.subscriber, body)
+    def signature_headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Return the headers that let the receiver verify ``body`` (see :meth:`headers_for`)."""
+        return signature_headers(
+            self.subscriber,
+            body,
+            self.id,
+            _now() if timestamp is None else timestamp,
+            signer=self.app.hmac_sign,
+            schemes=self.app.settings.THORN_SIGNATURE_HEADERS,
+        )
 
     def http_request(self) -> HTTPRequest:
-        """The :class:`~thorn.transport.HTTPRequest` of this attempt: encoded and signed."""
+        """The :class:`~thorn.transport.HTTPRequest` of this attempt: encoded and signed.
+
+        Each attempt calls it, so each attempt is signed with its own
+        ``webhook-timestamp``.
+        """
         body = self.body
         return HTTPRequest(
             url=self.url,

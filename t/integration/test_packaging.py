@@ -66,7 +66,8 @@ REQUIRED_PACKAGE_FILES = frozenset(
         "thorn/django/migrations/0002_auto_20160523_1905.py",
         "thorn/django/migrations/0003_auto_20171024_0654.py",
         "thorn/django/migrations/0004_thorn_2_0.py",
-        "thorn/django/migrations/0005_delivery_engine.py",
+        "thorn/django/migrations/0005_secret_rotation.py",
+        "thorn/django/migrations/0006_delivery_engine.py",
     }
 )
 MIGRATIONS = sorted(

@@ -9,6 +9,8 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+import standardwebhooks
+import time_machine
 
 import thorn
 from thorn.app import Thorn
@@ -24,7 +26,7 @@ from thorn.exceptions import (
 from thorn.generic.subscriber import StaticSubscriber
 from thorn.outcome import Outcome, parse_retry_after
 from thorn.request import Request, urlident
-from thorn.utils.hmac import compat_verify, verify
+from thorn.utils.hmac import compat_verify, signing_secret, standard_verify, verify
 from thorn.validators import ensure_port
 
 SECRET = "very-secret-value-0123456789"
@@ -142,8 +144,9 @@ class TestBodyAndHeaders:
         assert b"caf\xc3\xa9" == make_request(app, data="café").body
         assert b"\x00raw" == make_request(app, data=b"\x00raw").body
 
+    @time_machine.travel(datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc), tick=False)
     def test_headers(self, app):
-        """headers_for() gives the documented headers and a verifiable signature."""
+        """headers_for() gives the documented headers and verifiable signatures."""
         request = make_request(app, headers={"X-Custom": "yes"})
         body = request.body
         headers = request.headers_for(body)
@@ -154,15 +157,82 @@ class TestBodyAndHeaders:
             "Hook-Delivery": request.id,
             "X-Custom": "yes",
             "Hook-HMAC": headers["Hook-HMAC"],
+            "webhook-id": request.id,
+            "webhook-timestamp": "1777636800",
+            "webhook-signature": headers["webhook-signature"],
             "Hook-Subscription": str(request.subscriber.uuid),
         } == headers
         assert compat_verify(headers["Hook-HMAC"], "sha256", SECRET, body)
+        assert standard_verify(headers["webhook-signature"], SECRET, request.id, 1777636800, body)
+        webhook = standardwebhooks.Webhook(signing_secret(SECRET))
+        assert {"title": "Hello"} == webhook.verify(body, headers)
+
+    @pytest.mark.parametrize(
+        ("setting", "expected"),
+        [
+            pytest.param("hook-hmac", {"Hook-HMAC"}, id="hook-hmac"),
+            pytest.param(
+                "standard", {"webhook-id", "webhook-timestamp", "webhook-signature"}, id="standard"
+            ),
+            pytest.param(
+                "both",
+                {"Hook-HMAC", "webhook-id", "webhook-timestamp", "webhook-signature"},
+                id="both",
+            ),
+            pytest.param(
+                None,
+                {"Hook-HMAC", "webhook-id", "webhook-timestamp", "webhook-signature"},
+                id="default",
+            ),
+        ],
+    )
+    def test_signature_headers_setting(self, make_app, setting, expected):
+        """THORN_SIGNATURE_HEADERS chooses the signature headers; the others are always sent."""
+        request = make_request(make_app(THORN_SIGNATURE_HEADERS=setting))
+        headers = request.headers_for(request.body)
+        always = {"Content-Type", "User-Agent", "Hook-Event", "Hook-Delivery", "Hook-Subscription"}
+        assert always | expected == set(headers)
+        assert expected == set(request.signature_headers(request.body))
+
+    def test_unknown_signature_headers_setting(self, make_app):
+        """A value other than the three names raises ImproperlyConfigured naming the setting."""
+        request = make_request(make_app(THORN_SIGNATURE_HEADERS="all"))
+        with pytest.raises(ImproperlyConfigured, match="THORN_SIGNATURE_HEADERS"):
+            request.headers_for(request.body)
+
+    def test_each_attempt_is_signed_at_its_own_time(self, app):
+        """Every attempt keeps webhook-id (the delivery id) and gets a fresh webhook-timestamp."""
+        request = make_request(app)
+        start = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+        with time_machine.travel(start, tick=False) as traveller:
+            first = request.http_request()
+            traveller.shift(timedelta(seconds=65.7))
+            second = request.http_request()
+        assert (request.id, request.id) == (
+            first.headers["webhook-id"],
+            second.headers["webhook-id"],
+        )
+        assert ("1777636800", "1777636865") == (
+            first.headers["webhook-timestamp"],
+            second.headers["webhook-timestamp"],
+        )
+        assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
+        for attempt in (first, second):
+            headers = attempt.headers
+            assert standard_verify(
+                headers["webhook-signature"],
+                SECRET,
+                headers["webhook-id"],
+                headers["webhook-timestamp"],
+                attempt.body,
+            )
+        assert first.headers["Hook-HMAC"] == second.headers["Hook-HMAC"]
 
     def test_signature_uses_configured_signer(self, make_app):
         """THORN_HMAC_SIGNER=sign gives a signature that verify() accepts."""
         app = make_app(THORN_HMAC_SIGNER="thorn.utils.hmac:sign")
         request = make_request(app)
-        (signature,) = request.signature_headers(request.body).values()
+        signature = request.signature_headers(request.body)["Hook-HMAC"]
         assert isinstance(signature, str)
         assert verify(signature, "sha256", SECRET, request.body)
 
@@ -172,6 +242,25 @@ class TestBodyAndHeaders:
         headers = request.headers_for(request.body)
         assert "x" != headers["Hook-HMAC"]
         assert str(request.subscriber.uuid) == headers["Hook-Subscription"]
+
+    def test_headers_cannot_replace_signatures_in_any_case(self, app):
+        """Custom headers named like a signature header, in any case, are dropped."""
+        extra = {
+            "hook-hmac": "x",
+            "Webhook-Id": "x",
+            "WEBHOOK-TIMESTAMP": "1",
+            "webhook-signature": "v1,x",
+            "X-Kept": "yes",
+        }
+        request = make_request(app, headers=extra)
+        headers = request.headers_for(request.body, timestamp=1777636800)
+        assert "yes" == headers["X-Kept"]
+        names = [name.lower() for name in headers]
+        assert sorted(set(names)) == sorted(names)  # no name twice, in any case
+        assert request.id == headers["webhook-id"]
+        assert "1777636800" == headers["webhook-timestamp"]
+        assert "v1,x" != headers["webhook-signature"]
+        assert "x" != headers["Hook-HMAC"]
 
     def test_unknown_content_type_body(self, app):
         """A payload for a content type without codec raises ImproperlyConfigured."""

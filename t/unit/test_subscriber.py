@@ -367,6 +367,53 @@ class TestStableIdentity:
         assert "own" == sub.hmac_secret
 
 
+class TestSecretLists:
+    def test_a_list_of_secrets_newest_first(self, make_app):
+        """The first secret is hmac_secret; all of them sign webhook-signature, in order."""
+        setting = {"article.created": {"url": URL, "hmac_secret": ["new", "older", "oldest"]}}
+        (sub,) = lookup(make_app(THORN_SUBSCRIBERS=setting))
+        assert "new" == sub.hmac_secret
+        assert ("older", "oldest") == sub.previous_hmac_secrets
+        assert ("new", "older", "oldest") == sub.signing_secrets(0)
+
+    @pytest.mark.parametrize("secrets", [["only"], ("only",)], ids=["list", "tuple"])
+    def test_one_secret_in_a_list(self, secrets):
+        sub = StaticSubscriber(url=URL, hmac_secret=secrets)
+        assert ("only", ()) == (sub.hmac_secret, sub.previous_hmac_secrets)
+
+    def test_a_single_secret_signs_alone(self):
+        assert ("one",) == StaticSubscriber(url=URL, hmac_secret="one").signing_secrets(0)
+
+    def test_the_uuid_does_not_depend_on_the_secrets(self, make_app):
+        """Adding a secret for a rotation keeps the subscriber's stable uuid."""
+        before = StaticSubscriber(url=URL, event="article.created", hmac_secret="old")
+        after = StaticSubscriber(url=URL, event="article.created", hmac_secret=["new", "old"])
+        assert before.uuid == after.uuid
+
+    def test_secrets_are_not_in_the_repr(self):
+        sub = StaticSubscriber(url=URL, hmac_secret=["new-secret", "old-secret"])
+        assert "secret" not in repr(sub).replace("StaticSubscriber", "")
+
+    @pytest.mark.parametrize(
+        "secrets",
+        [
+            pytest.param(["new", ""], id="empty-string"),
+            pytest.param(["new", 42], id="not-a-string"),
+            pytest.param(("new", None), id="none"),
+        ],
+    )
+    def test_a_bad_list_is_refused(self, make_app, secrets):
+        setting = {"article.created": {"url": URL, "hmac_secret": secrets}}
+        with pytest.raises(ImproperlyConfigured, match="non-empty strings, newest first"):
+            lookup(make_app(THORN_SUBSCRIBERS=setting))
+
+    def test_an_empty_list_gets_the_default_secret(self, make_app):
+        """Like a missing secret: THORN_SUBSCRIBERS_SECRET (make_app's "static-secret")."""
+        setting = {"article.created": {"url": URL, "hmac_secret": []}}
+        (sub,) = lookup(make_app(THORN_SUBSCRIBERS=setting))
+        assert ("static-secret", ()) == (sub.hmac_secret, sub.previous_hmac_secrets)
+
+
 class TestImproperlyConfigured:
     @pytest.mark.parametrize(
         "value",

@@ -1,26 +1,104 @@
-"""Signing: the headers of a delivery, and the signature that lets receivers verify it."""
+"""Signing: the headers of a delivery, and the signatures that let receivers verify it.
+
+One function, :func:`signature_headers`, turns (subscriber, body, delivery
+id, timestamp) into the signature headers of both schemes:
+
+- ``Hook-HMAC`` (Thorn 1.5): the body signed by ``THORN_HMAC_SIGNER`` with
+  the subscription's ``hmac_secret``;
+- Standard Webhooks 1.0.0: ``webhook-id`` (the delivery id),
+  ``webhook-timestamp`` (the attempt's Unix time) and ``webhook-signature``,
+  one ``v1`` signature per secret that is valid at that time (the
+  subscription's secret, and the one it replaced during its grace period).
+
+``THORN_SIGNATURE_HEADERS`` chooses the schemes.
+
+.. versionchanged:: 2.0
+    Standard Webhooks headers, next to ``Hook-HMAC``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from thorn.generic.models import AbstractSubscriber
+from thorn.utils.hmac import standard_sign
 
-__all__ = ["delivery_headers", "signature_headers"]
+__all__ = [
+    "HOOK_HMAC",
+    "SCHEMES",
+    "STANDARD",
+    "delivery_headers",
+    "signature_headers",
+    "signing_secrets",
+]
 
 #: ``signer(digest, secret, body)``: ``THORN_HMAC_SIGNER``.
 Signer = Callable[[str, str, bytes], "str | bytes"]
 
+#: The ``Hook-HMAC`` scheme (Thorn 1.5).
+HOOK_HMAC = "hook-hmac"
+#: The Standard Webhooks scheme (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
+STANDARD = "standard"
+#: Every scheme, in the order their headers are added.
+SCHEMES = (HOOK_HMAC, STANDARD)
+
+#: Headers that extra headers never replace (compared in lower case).
+_PROTECTED = frozenset(
+    {"hook-hmac", "hook-subscription", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+
+
+def signing_secrets(subscriber: AbstractSubscriber, timestamp: float) -> tuple[str, ...]:
+    """Return the secrets of ``subscriber`` that sign at ``timestamp`` (Unix time), newest first.
+
+    The first is always ``hmac_secret``.  Subscribers that have a
+    ``signing_secrets(timestamp)`` method (stored and static subscribers)
+    add their previous secrets that are still valid then.
+    """
+    method = getattr(subscriber, "signing_secrets", None)
+    if method is None:
+        return (subscriber.hmac_secret,)
+    secrets: tuple[str, ...] = tuple(method(timestamp))
+    return secrets
+
 
 def signature_headers(
-    signer: Signer, subscriber: AbstractSubscriber, body: bytes
+    subscriber: AbstractSubscriber,
+    body: bytes,
+    delivery_id: str,
+    timestamp: int,
+    *,
+    signer: Signer,
+    schemes: Collection[str] = SCHEMES,
 ) -> dict[str, str]:
-    """Return the headers that let ``subscriber`` verify ``body``: ``Hook-HMAC``."""
-    signature = signer(subscriber.hmac_digest, subscriber.hmac_secret, body)
-    if isinstance(signature, bytes):
-        signature = signature.decode("ascii")
-    return {"Hook-HMAC": signature}
+    """Return the headers that let ``subscriber`` verify a delivery of ``body``.
+
+    Arguments:
+        subscriber: The subscriber; its secrets are the keys.
+        body: The body, exactly as sent.
+        delivery_id: The delivery id (``webhook-id``), the same on every attempt.
+        timestamp: The attempt's Unix time (``webhook-timestamp``); it also
+            decides whether a previous secret is still in its grace period.
+        signer: The ``Hook-HMAC`` signer (``THORN_HMAC_SIGNER``).
+        schemes: :data:`HOOK_HMAC`, :data:`STANDARD` or both
+            (``THORN_SIGNATURE_HEADERS``).
+    """
+    headers: dict[str, str] = {}
+    if HOOK_HMAC in schemes:
+        signature = signer(subscriber.hmac_digest, subscriber.hmac_secret, body)
+        if isinstance(signature, bytes):
+            signature = signature.decode("ascii")
+        headers["Hook-HMAC"] = signature
+    if STANDARD in schemes:
+        # dict.fromkeys: a secret given twice signs once, in order.
+        secrets = dict.fromkeys(signing_secrets(subscriber, timestamp))
+        headers["webhook-id"] = delivery_id
+        headers["webhook-timestamp"] = str(timestamp)
+        headers["webhook-signature"] = " ".join(
+            standard_sign(secret, delivery_id, timestamp, body) for secret in secrets
+        )
+    return headers
 
 
 def delivery_headers(
@@ -30,21 +108,26 @@ def delivery_headers(
     body: bytes,
     event: str,
     delivery_id: str,
+    timestamp: int,
     user_agent: str,
     extra: Mapping[str, Any],
+    schemes: Collection[str] = SCHEMES,
 ) -> dict[str, str]:
     """Return every header of a delivery of ``body`` to ``subscriber``.
 
     ``extra`` headers may replace the defaults (``User-Agent``,
-    ``Content-Type``...), but never the signature or ``Hook-Subscription``.
+    ``Content-Type``...), but never a signature header or
+    ``Hook-Subscription``, in any case.
     """
     headers = {
         "Content-Type": subscriber.content_type,
         "User-Agent": user_agent,
         "Hook-Event": event,
         "Hook-Delivery": delivery_id,
-        **extra,
+        **{name: value for name, value in extra.items() if name.lower() not in _PROTECTED},
     }
-    headers.update(signature_headers(signer, subscriber, body))
+    headers.update(
+        signature_headers(subscriber, body, delivery_id, timestamp, signer=signer, schemes=schemes)
+    )
     headers["Hook-Subscription"] = str(subscriber.uuid)
     return headers

@@ -8,8 +8,10 @@ import django
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from thorn._state import current_app
 from thorn.conf import event_choices
@@ -30,13 +32,19 @@ class SubscriberAdmin(_ModelAdmin):
 
     The HMAC secret is not shown in the list, nor the credentials a URL
     may carry (see :func:`~thorn.utils.redact.redact_url`).  With ``THORN_EVENT_CHOICES``
-    set, the event is chosen from a list.
+    set, the event is chosen from a list.  The "Rotate secret" action gives
+    the selected subscriptions new secrets, with a grace period for the old
+    ones (see :meth:`~thorn.django.models.Subscriber.rotate_secret`).
+
+    .. versionchanged:: 2.0
+        The "Rotate secret" action.
     """
 
     list_display = ("event", "display_url", "user", "content_type", "hmac_digest", "updated_at")
     list_filter = ("event", "content_type", "hmac_digest")
     search_fields = ("url",)
-    readonly_fields = ("uuid", "created_at", "updated_at")
+    readonly_fields = ("uuid", "previous_hmac_secret_expires", "created_at", "updated_at")
+    actions = ("rotate_secret",)
     raw_id_fields = ("user",)
     fields = (
         "uuid",
@@ -46,9 +54,29 @@ class SubscriberAdmin(_ModelAdmin):
         "content_type",
         "hmac_digest",
         "hmac_secret",
+        "previous_hmac_secret_expires",
         "created_at",
         "updated_at",
     )
+
+    @admin.action(description=_("Rotate secret"), permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        """Give each selected subscription a new random secret (the old one signs for a while)."""
+        count = 0
+        for subscriber in queryset:
+            subscriber.rotate_secret()
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "Rotated the secret of %(count)d subscription: its old secret signs "
+                "deliveries too until the end of the grace period.",
+                "Rotated the secrets of %(count)d subscriptions: their old secrets sign "
+                "deliveries too until the end of the grace period.",
+                count,
+            )
+            % {"count": count},
+        )
 
     @admin.display(description=_("URL"), ordering="url")
     def display_url(self, subscriber: Subscriber) -> str:

@@ -1,9 +1,21 @@
-"""Receiving thorn webhooks in a Django site: check the ``Hook-HMAC`` signature.
+"""Receiving thorn webhooks in a Django site: check their signatures.
 
 For the sites that *consume* webhooks.  :func:`verify_webhook` decorates a
-view so that it only runs for requests whose ``Hook-HMAC`` header is the
-signature of their exact body; the others are answered with
-``403 Forbidden``.  :func:`is_valid_webhook` is the same check as a function.
+view so that it only runs for correctly signed requests; the others are
+answered with ``403 Forbidden``.  :func:`is_valid_webhook` is the same
+check as a function.  Both schemes a thorn site sends are verified:
+
+- the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
+  ``webhook-signature``), whose timestamp must be within ``tolerance``
+  seconds of the receiver's clock, so a replayed request is refused;
+- ``Hook-HMAC``, the signature of the body alone (Thorn 1.5).
+
+When a request carries the Standard Webhooks headers (and ``"standard"``
+is accepted), they decide: ``Hook-HMAC`` is then not needed, which lets a
+receiver that still holds the old secret of a rotation verify (the sender
+signs ``Hook-HMAC`` with the new secret only).  Otherwise ``Hook-HMAC``
+must verify.  Any of several secrets may match, for the receiving side of
+a rotation.
 
 .. code-block:: python
 
@@ -21,30 +33,63 @@ signature of their exact body; the others are answered with
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseForbidden
 from django.http.request import RawPostDataException
 
-from thorn.utils.hmac import compat_verify, get_digest, verify
+from thorn.utils.hmac import (
+    SIGNING_SECRET_PREFIX,
+    compat_verify,
+    get_digest,
+    standard_verify,
+    verify,
+)
 from thorn.utils.log import get_logger
 
-__all__ = ["Secret", "Signer", "is_valid_webhook", "verify_webhook"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "SCHEMES",
+    "Secret",
+    "Signer",
+    "is_valid_webhook",
+    "verify_webhook",
+]
 
 logger = get_logger(__name__)
 
-#: The receiver's copy of the subscription's ``hmac_secret``, or a function
-#: ``secret(request)`` that returns it (``None`` if the request names no
-#: known subscription), e.g. looked up by the ``Hook-Subscription`` header.
-Secret = str | bytes | Callable[[HttpRequest], str | bytes | None]
+#: One secret: the subscription's ``hmac_secret``, or its ``signing_secret``
+#: (``whsec_...``).
+OneSecret = str | bytes
+
+#: The receiver's copy of the subscription's secret, or several of them (a
+#: list or tuple, any of which may match: during a rotation), or a function
+#: ``secret(request)`` that returns one or several (``None`` if the request
+#: names no known subscription), e.g. looked up by the ``Hook-Subscription``
+#: header.
+Secret = OneSecret | Sequence[OneSecret] | Callable[[HttpRequest], Any]
 
 #: Name of the signer the sending site uses (its ``THORN_HMAC_SIGNER``):
 #: ``"sign"`` for ``thorn.utils.hmac:sign`` (recommended), ``"compat"`` for
 #: ``thorn.utils.hmac:compat_sign`` (the Thorn 1.5 compatible default).
 Signer = Literal["sign", "compat"]
+
+#: Every scheme a receiver can accept, ``"standard"`` (Standard Webhooks)
+#: and ``"hook-hmac"``.
+SCHEMES = ("standard", "hook-hmac")
+
+#: Seconds a ``webhook-timestamp`` may be away from the receiver's clock,
+#: either way: 5 minutes, as in the Standard Webhooks libraries.
+DEFAULT_TOLERANCE = 300
+
+_STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 _VERIFIERS: dict[str, Callable[[str | bytes, str, str | bytes, str | bytes], bool]] = {
     "sign": verify,
@@ -54,62 +99,167 @@ _VERIFIERS: dict[str, Callable[[str | bytes, str, str | bytes, str | bytes], boo
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
-def _check_options(digest: str, signer: str) -> None:
+def _check_options(digest: str, signer: str, tolerance: float, schemes: Collection[str]) -> None:
     get_digest(digest)  # raises ValueError for an unsupported digest
     if signer not in _VERIFIERS:
         raise ValueError(f"unknown signer {signer!r}: use 'sign' or 'compat'")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+        raise ValueError(f"tolerance must be a number of seconds, not {tolerance!r}")
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a number of seconds of at least 0, not {tolerance!r}")
+    if isinstance(schemes, str) or not schemes or not set(schemes) <= set(SCHEMES):
+        raise ValueError(f"schemes must be a list of 'standard' and 'hook-hmac', not {schemes!r}")
 
 
-def _rejection(request: HttpRequest, secret: Secret, digest: str, signer: str) -> str | None:
+def _keys(secret: Any) -> list[bytes]:
+    """The keys ``secret`` (one secret or several) may stand for; empty ones are left out.
+
+    A ``whsec_`` secret is the base64 of the key (a ``signing_secret``); it
+    may also be a chosen ``hmac_secret`` that starts so, so both are tried.
+    """
+    secrets = secret if isinstance(secret, list | tuple) else [secret]
+    keys: list[bytes] = []
+    for each in secrets:
+        if isinstance(each, bytes) and each:
+            keys.append(each)
+        elif isinstance(each, str) and each:
+            keys.append(each.encode("utf-8"))
+            if each.startswith(SIGNING_SECRET_PREFIX):
+                encoded = each[len(SIGNING_SECRET_PREFIX) :]
+                try:
+                    decoded = base64.b64decode(encoded, validate=True)
+                except (binascii.Error, ValueError):
+                    continue
+                if decoded:
+                    keys.append(decoded)
+    return keys
+
+
+def _standard_rejection(request: HttpRequest, tolerance: float) -> str | None:
+    """Why the Standard Webhooks headers of ``request`` cannot be accepted (before the secret)."""
+    missing = [name for name in _STANDARD_HEADERS if not request.headers.get(name)]
+    if missing:
+        return f"incomplete Standard Webhooks headers: no {', '.join(missing)}"
+    stamp = request.headers["webhook-timestamp"]
+    if not (stamp.isascii() and stamp.isdigit()):
+        return f"the webhook-timestamp is not a Unix time: {stamp[:20]!r}"
+    age = time.time() - int(stamp)
+    if age > tolerance:
+        return f"the webhook-timestamp is {age:.0f}s old, more than the {tolerance:g}s tolerance"
+    if -age > tolerance:
+        return (
+            f"the webhook-timestamp is {-age:.0f}s in the future, "
+            f"more than the {tolerance:g}s tolerance"
+        )
+    return None
+
+
+def _rejection(
+    request: HttpRequest,
+    secret: Secret,
+    digest: str,
+    signer: str,
+    tolerance: float = DEFAULT_TOLERANCE,
+    schemes: Collection[str] = SCHEMES,
+) -> str | None:
     """Return why ``request`` is not a valid webhook, or ``None`` if it is."""
-    signature = request.headers.get("Hook-HMAC")
-    if not signature:
-        return "no Hook-HMAC header"
-    key = secret(request) if callable(secret) else secret
-    if not key:
+    hook_hmac = request.headers.get("Hook-HMAC") if "hook-hmac" in schemes else None
+    standard = "standard" in schemes and any(
+        request.headers.get(name) for name in _STANDARD_HEADERS
+    )
+    if not hook_hmac and not standard:
+        if set(schemes) == {"hook-hmac"}:
+            return "no Hook-HMAC header"
+        if set(schemes) == {"standard"}:
+            return "no Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)"
+        return "no signature header (Hook-HMAC or webhook-signature)"
+    if standard:
+        # Before the secret: a replay costs no lookup.
+        reason = _standard_rejection(request, tolerance)
+        if reason is not None:
+            return reason
+    keys = _keys(secret(request) if callable(secret) else secret)
+    if not keys:
         return "no secret for this request"
     try:
         body = request.body
     except RawPostDataException:
         return "the raw body was already read"
-    if not _VERIFIERS[signer](signature, digest, key, body):
+    if standard:
+        ident = request.headers["webhook-id"]
+        stamp = request.headers["webhook-timestamp"]
+        signatures = request.headers["webhook-signature"]
+        if not any(standard_verify(signatures, key, ident, stamp, body) for key in keys):
+            return "the webhook-signature does not match"
+    elif not any(_VERIFIERS[signer](hook_hmac or "", digest, key, body) for key in keys):
         return "the Hook-HMAC signature does not match"
     return None
 
 
 def is_valid_webhook(
-    request: HttpRequest, secret: Secret, digest: str = "sha256", signer: Signer = "sign"
+    request: HttpRequest,
+    secret: Secret,
+    digest: str = "sha256",
+    signer: Signer = "sign",
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    schemes: Collection[str] = SCHEMES,
 ) -> bool:
-    """Tell whether ``request`` carries a valid ``Hook-HMAC`` signature.
+    """Tell whether ``request`` is a correctly signed webhook.
 
-    The signature is checked over the raw body (``request.body``), whatever
-    the method, and compared in constant time.
+    Every signature is checked over the raw body (``request.body``),
+    whatever the method, and compared in constant time:
+
+    - when the request has a ``webhook-*`` header and ``schemes`` has
+      ``"standard"``, ``webhook-id``, ``webhook-timestamp`` and
+      ``webhook-signature`` must all be there, the timestamp within
+      ``tolerance`` seconds of now, and one of the ``v1`` signatures the
+      signature of the request with one of the secrets; ``Hook-HMAC`` is
+      not checked then;
+    - otherwise, when ``schemes`` has ``"hook-hmac"``, ``Hook-HMAC`` must
+      be the signature of the body with one of the secrets, ``digest`` and
+      ``signer``.
+
+    .. versionchanged:: 2.0
+        Standard Webhooks headers, several secrets, ``tolerance`` and ``schemes``.
 
     Arguments:
         request: The incoming request.
-        secret: The subscription's ``hmac_secret`` (:class:`str` or
-            :class:`bytes`), or a function ``secret(request)`` that returns
-            it, or ``None`` to reject the request.  The function is only
-            called when the request has a ``Hook-HMAC`` header.  An empty
-            secret never matches.
-        digest: The subscription's ``hmac_digest``: ``sha1``, ``sha256``
-            or ``sha512`` (``sha224`` and ``sha384`` also work).
+        secret: The subscription's ``hmac_secret`` or ``signing_secret``
+            (:class:`str` or :class:`bytes`), or a list of secrets any of
+            which may match (during a rotation), or a function
+            ``secret(request)`` that returns one or a list, or ``None`` to
+            reject the request.  The function is only called for a request
+            with signature headers whose timestamp is within the tolerance.
+            Empty secrets never match.
+        digest: The subscription's ``hmac_digest``, for ``Hook-HMAC``:
+            ``sha1``, ``sha256`` or ``sha512`` (``sha224`` and ``sha384``
+            also work).
         signer: ``"sign"`` if the sending site sets
             ``THORN_HMAC_SIGNER = "thorn.utils.hmac:sign"``, ``"compat"``
             for Thorn 1.5's default signer
-            (``"thorn.utils.hmac:compat_sign"``).
+            (``"thorn.utils.hmac:compat_sign"``), for ``Hook-HMAC``.
+        tolerance: Seconds the ``webhook-timestamp`` may be away from now,
+            in either direction (5 minutes by default).
+        schemes: The schemes accepted: ``"standard"``, ``"hook-hmac"``, or
+            both (the default, for senders that send either).
+            ``["standard"]`` refuses requests without the Standard Webhooks
+            headers, so that a replayed request cannot drop them and pass
+            with ``Hook-HMAC`` alone, which signs the body only.
 
     Returns:
-        ``False`` when the header is missing or empty, when there is no
-        secret, when the body was already consumed as a stream (e.g. by
-        reading ``request.POST`` of a multipart request), or when the
+        ``False`` when no accepted scheme's headers are there, when the
+        Standard Webhooks headers are incomplete, when the timestamp is out of the tolerance, when
+        there is no secret, when the body was already consumed as a stream
+        (e.g. by reading ``request.POST`` of a multipart request), or when a
         signature does not match.
 
     Raises:
-        ValueError: if ``digest`` or ``signer`` is not supported.
+        ValueError: if ``digest``, ``signer``, ``tolerance`` or ``schemes``
+            is not supported.
     """
-    _check_options(digest, signer)
-    return _rejection(request, secret, digest, signer) is None
+    _check_options(digest, signer, tolerance, schemes)
+    return _rejection(request, secret, digest, signer, tolerance, schemes) is None
 
 
 def _forbidden(request: HttpRequest, reason: str) -> HttpResponseForbidden:
@@ -117,7 +267,7 @@ def _forbidden(request: HttpRequest, reason: str) -> HttpResponseForbidden:
         "Rejected webhook %s %s (delivery %s): %s",
         request.method,
         request.path,
-        request.headers.get("Hook-Delivery", "-"),
+        request.headers.get("Hook-Delivery") or request.headers.get("webhook-id") or "-",
         reason,
     )
     return HttpResponseForbidden("Invalid webhook signature.", content_type="text/plain")
@@ -131,15 +281,21 @@ def _csrf_exempt(view: Callable[..., Any]) -> Any:
 
 
 def verify_webhook(
-    secret: Secret, digest: str = "sha256", signer: Signer = "sign"
+    secret: Secret,
+    digest: str = "sha256",
+    signer: Signer = "sign",
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    schemes: Collection[str] = SCHEMES,
 ) -> Callable[[_View], _View]:
     """Decorate a view so that it only runs for correctly signed webhooks.
 
-    Requests without a ``Hook-HMAC`` header, or whose header is not the
-    signature of the raw body with ``secret`` and ``digest``, are answered
-    with :class:`~django.http.HttpResponseForbidden` (``403``) and the view
-    is not called.  The check is the one of :func:`is_valid_webhook`; it is
-    made for every HTTP method (combine with
+    Requests that :func:`is_valid_webhook` refuses (no signature headers,
+    a timestamp out of the tolerance, a signature that does not match the
+    raw body with any of the secrets) are answered with
+    :class:`~django.http.HttpResponseForbidden` (``403``), the reason is
+    logged as a warning, and the view is not called.  The check is made
+    for every HTTP method (combine with
     :func:`~django.views.decorators.http.require_POST` to allow only
     ``POST``).
 
@@ -155,20 +311,31 @@ def verify_webhook(
     instead, and ``dispatch`` with
     :func:`~django.views.decorators.csrf.csrf_exempt`.
 
+    .. versionchanged:: 2.0
+        Standard Webhooks headers, several secrets, ``tolerance`` and ``schemes``.
+
     Arguments:
-        secret: The subscription's ``hmac_secret``, or a function
-            ``secret(request)`` returning it (``None`` rejects the request).
+        secret: The subscription's ``hmac_secret`` or ``signing_secret``,
+            a list of secrets (any may match), or a function
+            ``secret(request)`` returning one or a list (``None`` rejects
+            the request).
         digest: The subscription's ``hmac_digest`` (``sha256`` by default).
         signer: ``"sign"`` (recommended) or ``"compat"``, after the
             sending site's ``THORN_HMAC_SIGNER``.
+        tolerance: Seconds the ``webhook-timestamp`` may be away from now
+            (5 minutes by default).
+        schemes: ``"standard"``, ``"hook-hmac"``, or both (the default).
 
     Raises:
-        ValueError: when decorating, if ``digest`` or ``signer`` is not
-            supported, or ``secret`` is an empty string.
+        ValueError: when decorating, if ``digest``, ``signer``,
+            ``tolerance`` or ``schemes`` is not supported, or ``secret`` is
+            empty (or a list with an empty secret).
     """
-    _check_options(digest, signer)
-    if not callable(secret) and not secret:
-        raise ValueError("verify_webhook needs a secret: it is empty")
+    _check_options(digest, signer, tolerance, schemes)
+    if not callable(secret):
+        secrets = secret if isinstance(secret, list | tuple) else [secret]
+        if not secrets or not all(secrets):
+            raise ValueError("verify_webhook needs a secret: it is empty")
 
     def decorator(view: _View) -> _View:
         if iscoroutinefunction(view):
@@ -176,7 +343,7 @@ def verify_webhook(
 
             @functools.wraps(view)
             async def async_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                reason = await check(request, secret, digest, signer)
+                reason = await check(request, secret, digest, signer, tolerance, schemes)
                 if reason is not None:
                     return _forbidden(request, reason)
                 return await view(request, *args, **kwargs)
@@ -185,7 +352,7 @@ def verify_webhook(
 
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            reason = _rejection(request, secret, digest, signer)
+            reason = _rejection(request, secret, digest, signer, tolerance, schemes)
             if reason is not None:
                 return _forbidden(request, reason)
             return view(request, *args, **kwargs)

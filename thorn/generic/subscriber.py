@@ -68,15 +68,22 @@ def event_matches(pattern: str, event: str) -> bool:
 class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
     """A subscriber that is not stored: from ``THORN_SUBSCRIBERS`` or an event.
 
+    ``hmac_secret`` may be a list of secrets, newest first, for the
+    rotation of a secret: the first signs ``Hook-HMAC``, and every one signs
+    ``webhook-signature`` (each gives one signature).  The first becomes
+    ``hmac_secret`` and the others ``previous_hmac_secrets``.
+
     .. versionchanged:: 2.0
         A subscriber given as a bare URL gets a stable uuid (derived from its
         pattern and URL) and a stable secret, not new random ones for every
-        delivery.
+        delivery.  ``hmac_secret`` may be a list of secrets.
     """
 
     url: str
     event: str = "*"
     hmac_secret: str = field(default="", repr=False)
+    #: The older secrets that still sign ``webhook-signature``, newest first.
+    previous_hmac_secrets: tuple[str, ...] = field(default=(), repr=False)
     hmac_digest: str = "sha256"
     content_type: str = MIME_JSON
     user: Any = None
@@ -91,11 +98,30 @@ class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
         if not isinstance(self.url, str) or not self.url:
             raise ImproperlyConfigured(f"subscriber URL must be a non-empty string: {self.url!r}")
         object.__setattr__(self, "hmac_digest", self.hmac_digest.lower())
+        secrets: Any = self.hmac_secret
+        if isinstance(secrets, list | tuple):
+            if not secrets or not all(isinstance(each, str) and each for each in secrets):
+                raise ImproperlyConfigured(
+                    f"the hmac_secret list of subscriber {redact_url(self.url)!r} "
+                    "must hold non-empty strings, newest first"
+                )
+            object.__setattr__(self, "hmac_secret", secrets[0])
+            object.__setattr__(
+                self, "previous_hmac_secrets", (*secrets[1:], *self.previous_hmac_secrets)
+            )
+        object.__setattr__(self, "previous_hmac_secrets", tuple(self.previous_hmac_secrets))
         if self.uuid is None:
             stable = uuid_module.uuid5(STATIC_NAMESPACE, f"{self.event} {self.url}")
             object.__setattr__(self, "uuid", stable)
         elif not isinstance(self.uuid, uuid_module.UUID):
             object.__setattr__(self, "uuid", uuid_module.UUID(str(self.uuid)))
+
+    def signing_secrets(self, at: float) -> tuple[str, ...]:
+        """Return the secrets that sign ``webhook-signature``: every one, newest first.
+
+        .. versionadded:: 2.0
+        """
+        return (self.hmac_secret, *self.previous_hmac_secrets)
 
 
 def static_secret(app: Thorn, url: str) -> str:

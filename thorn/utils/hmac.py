@@ -1,4 +1,10 @@
-"""HMAC signing and verification of webhook bodies, and secret generation."""
+"""HMAC signing and verification of webhook bodies, and secret generation.
+
+Two schemes: ``Hook-HMAC`` (Thorn 1.5's, a signature of the body alone:
+:func:`sign`, :func:`compat_sign`) and Standard Webhooks ``v1`` (a
+signature of the delivery id, the time of the attempt and the body:
+:func:`standard_sign`, :func:`standard_verify`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 __all__ = [
+    "SIGNING_SECRET_PREFIX",
     "allowed_algorithms",
     "compat_sign",
     "compat_verify",
@@ -24,6 +31,9 @@ __all__ = [
     "random_secret",
     "random_secret64",
     "sign",
+    "signing_secret",
+    "standard_sign",
+    "standard_verify",
     "verify",
 ]
 
@@ -185,6 +195,87 @@ def compat_verify(
         True
     """
     return _matches(compat_sign(digest_method, key, message), digest)
+
+
+#: Prefix of a secret in the Standard Webhooks format (see :func:`signing_secret`).
+SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
+
+
+def signing_secret(secret: str | bytes) -> str:
+    """Return ``secret`` in the Standard Webhooks format: ``whsec_`` + base64 of its UTF-8 bytes.
+
+    The key of the Standard Webhooks signatures of a subscription is its
+    ``hmac_secret``, as UTF-8 bytes.  Standard Webhooks libraries take it in
+    this form: ``standardwebhooks.Webhook(signing_secret(hmac_secret))``.
+
+    .. versionadded:: 2.0
+
+    Examples:
+        >>> from thorn.utils.hmac import signing_secret
+        >>> signing_secret("secret")
+        'whsec_c2VjcmV0'
+    """
+    return SIGNING_SECRET_PREFIX + base64.b64encode(_to_bytes(secret)).decode("ascii")
+
+
+def _signed_content(msg_id: str, timestamp: int | str, body: str | bytes) -> bytes:
+    return f"{msg_id}.{timestamp}.".encode() + _to_bytes(body)
+
+
+def standard_sign(key: str | bytes, msg_id: str, timestamp: int | str, body: str | bytes) -> str:
+    """Return the Standard Webhooks ``v1`` signature of a delivery (a ``webhook-signature`` entry).
+
+    It is ``"v1,"`` followed by the standard base64 of the HMAC-SHA256 of
+    ``f"{msg_id}.{timestamp}.{body}"`` (Standard Webhooks 1.0.0).
+
+    .. versionadded:: 2.0
+
+    Arguments:
+        key: The signing key: the subscription's ``hmac_secret``
+            (:class:`str` is encoded as UTF-8), not its ``whsec_`` form.
+        msg_id: The delivery id (``webhook-id``).
+        timestamp: The Unix time of the attempt (``webhook-timestamp``).
+        body: The exact request body; :class:`str` is encoded as UTF-8.
+
+    Examples:
+        >>> import base64
+        >>> from thorn.utils.hmac import standard_sign
+        >>> key = base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        >>> standard_sign(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}')
+        'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
+    """
+    mac = hmac.new(_to_bytes(key), _signed_content(msg_id, timestamp, body), "sha256")
+    return "v1," + base64.b64encode(mac.digest()).decode("ascii")
+
+
+def standard_verify(
+    signatures: str, key: str | bytes, msg_id: str, timestamp: int | str, body: str | bytes
+) -> bool:
+    """Tell whether one of ``signatures`` is the :func:`standard_sign` signature of a delivery.
+
+    ``signatures`` is the ``webhook-signature`` header: space-separated
+    ``<version>,<base64>`` entries.  Entries of other versions (``v1a``)
+    and malformed entries are skipped; each ``v1`` entry is compared in
+    constant time.  The timestamp is not checked against the clock: that is
+    the receiver's tolerance (see :mod:`thorn.django.receiver`).
+
+    .. versionadded:: 2.0
+
+    Arguments:
+        signatures: The ``webhook-signature`` header.
+        key: The signing key (the subscription's ``hmac_secret``).
+        msg_id: The ``webhook-id`` header.
+        timestamp: The ``webhook-timestamp`` header, as sent.
+        body: The exact request body.
+    """
+    expected = standard_sign(key, msg_id, timestamp, body).encode("ascii")
+    found = False
+    for entry in signatures.split(" "):
+        version, _, signature = entry.partition(",")
+        if version == "v1" and signature:
+            # Every entry is compared: the time taken does not tell which one matched.
+            found |= _matches(expected, f"v1,{signature}")
+    return found
 
 
 def random_secret(length: int, chars: str = _SECRET_CHARS) -> str:

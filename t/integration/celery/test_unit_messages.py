@@ -348,7 +348,8 @@ def test_request_round_trips_through_json_without_loss(make_app: Any, subscriber
     assert request.body == back.body
     assert {"X-Shop": "thorn"} == back.extra_headers
     # Same headers, signature included (the subscriber was given back).
-    assert request.headers_for(request.body) == back.headers_for(back.body)
+    now = 1777636800
+    assert request.headers_for(request.body, now) == back.headers_for(back.body, now)
     assert request.retry_policy == back.retry_policy
     assert (2.5, "agent/1.0", False) == (back.timeout, back.user_agent, back.allow_keepalive)
     assert (on_delivered, on_failed, None) == (back.on_success, back.on_error, back.on_timeout)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+import time_machine
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from thorn.django.models import Subscriber
@@ -245,3 +248,65 @@ def test_the_change_form_keeps_the_uuid(admin, rows):
     subscriber.refresh_from_db()
     assert "https://hooks.example.com/moved" == subscriber.url
     assert original == subscriber.uuid
+
+
+# -- the "Rotate secret" action --------------------------------------------------
+
+
+def rotate(admin: Client, *subscribers: Subscriber) -> Any:
+    """Run the "Rotate secret" action on ``subscribers`` from the changelist."""
+    return admin.post(
+        CHANGELIST,
+        {"action": "rotate_secret", "_selected_action": [s.pk for s in subscribers]},
+        follow=True,
+    )
+
+
+def test_the_changelist_offers_the_rotate_secret_action(admin, rows):
+    content = admin.get(CHANGELIST).content.decode()
+
+    assert '<option value="rotate_secret">Rotate secret</option>' in content
+
+
+@time_machine.travel(datetime(2026, 5, 1, 12, tzinfo=timezone.utc), tick=False)
+def test_rotate_secret_rotates_the_selected_subscriptions_only(admin, rows):
+    """New random secrets for the selection; the old ones are kept for the grace period."""
+    response = rotate(admin, rows["created"], rows["form"])
+
+    assert 200 == response.status_code
+    assert "Rotated the secrets of 2 subscriptions" in response.content.decode()
+    for tag in ("created", "form"):
+        stored = Subscriber.objects.get(pk=rows[tag].pk)
+        assert secret(tag) == stored.previous_hmac_secret
+        assert secret(tag) != stored.hmac_secret
+        assert datetime(2026, 5, 2, 12, tzinfo=timezone.utc) == stored.previous_hmac_secret_expires
+    unchanged = Subscriber.objects.get(pk=rows["changed"].pk)
+    assert (secret("changed"), "") == (unchanged.hmac_secret, unchanged.previous_hmac_secret)
+
+
+def test_rotate_secret_of_one_subscription(admin, rows):
+    response = rotate(admin, rows["changed"])
+
+    assert "Rotated the secret of 1 subscription:" in response.content.decode()
+    assert secret("changed") == Subscriber.objects.get(pk=rows["changed"].pk).previous_hmac_secret
+
+
+def test_rotate_secret_needs_the_change_permission(client, django_user_model, rows):
+    """Staff who may only view subscriptions neither see nor run the action."""
+    viewer = django_user_model.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_subscriber"))
+    client.force_login(viewer)
+
+    assert "rotate_secret" not in client.get(CHANGELIST).content.decode()
+    rotate(client, rows["created"])
+    assert secret("created") == Subscriber.objects.get(pk=rows["created"].pk).hmac_secret
+
+
+def test_the_change_form_shows_until_when_the_previous_secret_signs(admin, rows):
+    rows["created"].rotate_secret()
+
+    content = admin.get(f"{CHANGELIST}{rows['created'].pk}/change/").content.decode()
+
+    assert "Previous secret valid until" in content
+    assert 'name="previous_hmac_secret_expires"' not in content
+    assert secret("created") not in content  # the old secret is not shown

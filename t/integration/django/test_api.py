@@ -10,18 +10,22 @@ names with a fake resolver, so no real DNS is used.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import standardwebhooks
+import time_machine
 from django.contrib.auth.models import User
 from django.db import connection
+from django.urls import reverse
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
@@ -51,9 +55,10 @@ DOC_KEYS = [
     "subscription",
     "hmac_secret",
     "hmac_digest",
+    "signing_secret",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
-LIST_KEYS = [key for key in DOC_KEYS if key != "hmac_secret"]
+LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
 #: The body of the docs' curl example.
 DOCS_EXAMPLE = {"event": "article.*", "url": "https://e.com/h/article?u=1"}
 FORM = "application/x-www-form-urlencoded"
@@ -101,6 +106,11 @@ def client_for(user: User | None) -> APIClient:
     if user is not None:
         client.force_authenticate(user)
     return client
+
+
+def whsec(secret: str) -> str:
+    """``secret`` in the Standard Webhooks format, computed here (not with thorn's function)."""
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
 
 
 def row_of(subscriber: Subscriber) -> dict[str, Any]:
@@ -275,6 +285,46 @@ def test_detail_shows_the_secret(api, alice):
     assert str(subscriber.uuid) == body["id"]
     assert absolute(subscriber.uuid) == body["subscription"]
     assert alice.pk == body["user"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(None, id="generated"),
+        pytest.param(SECRET, id="chosen"),
+        pytest.param("é\\ ☃ '\"", id="chosen-non-ascii"),
+    ],
+)
+def test_signing_secret_is_the_secret_for_standard_webhooks_libraries(
+    api, receiver, django_capture_on_commit_callbacks, secret
+):
+    """signing_secret is whsec_ + base64(hmac_secret): standardwebhooks verifies real deliveries."""
+    body = {"event": "article.created", "url": receiver.url("/standard")}
+    if secret is not None:
+        body["hmac_secret"] = secret
+    created = api.post(LIST, body, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        Article.objects.create(title="Verified")
+
+    (received,) = receiver.wait_for_path("/standard")
+    webhook = standardwebhooks.Webhook(created["signing_secret"])
+    assert "Verified" == webhook.verify(received.body, received.headers)["data"]["title"]
+    expected = whsec(created["hmac_secret"])
+    assert expected == created["signing_secret"]
+    assert expected == api.get(detail(created["id"])).json()["signing_secret"]
+    if secret is not None:
+        assert secret == created["hmac_secret"]
+
+
+def test_signing_secret_is_read_only(api, alice):
+    """A signing_secret sent by the client is ignored: it always follows hmac_secret."""
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    response = api.patch(detail(subscriber.uuid), {"signing_secret": "whsec_AAAA"}, format="json")
+
+    assert 200 == response.status_code
+    assert SECRET == row_of(subscriber)["hmac_secret"]
+    assert whsec(SECRET) == response.json()["signing_secret"]
 
 
 def test_unsubscribe_deletes_the_row(api, alice):
@@ -1725,3 +1775,118 @@ def test_api_subscription_does_not_receive_other_users_events(api, alice, bob, r
         for path in ("/alice", "/bob")
     }
     assert {"/alice": ["By alice", "By nobody"], "/bob": ["By bob", "By nobody"]} == titles
+
+
+# -- POST /hooks/<uuid>/rotate-secret/ --------------------------------------------
+
+
+def rotate(ident: Any) -> str:
+    """Path of the rotate-secret view of the subscription ``ident``."""
+    return f"/hooks/{ident}/rotate-secret/"
+
+
+@time_machine.travel(datetime(2026, 5, 1, 12, tzinfo=timezone.utc), tick=False)
+def test_rotate_secret_answers_the_new_secret_in_both_forms(api, alice):
+    """200 with the subscription as GET shows it, its new secret in both forms."""
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    response = api.post(rotate(subscriber.uuid))
+
+    assert 200 == response.status_code
+    body = response.json()
+    assert DOC_KEYS == list(body)
+    assert str(subscriber.uuid) == body["id"]
+    assert 64 == len(body["hmac_secret"])
+    assert SECRET != body["hmac_secret"]
+    assert whsec(body["hmac_secret"]) == body["signing_secret"]
+    row = row_of(subscriber)
+    assert (body["hmac_secret"], SECRET) == (row["hmac_secret"], row["previous_hmac_secret"])
+    assert datetime(2026, 5, 2, 12, tzinfo=timezone.utc) == row["previous_hmac_secret_expires"]
+    assert body == api.get(detail(subscriber.uuid)).json()
+
+
+def test_rotate_secret_twice_gives_two_new_secrets(api, alice):
+    subscriber = owned(alice, hmac_secret=SECRET)
+
+    first = api.post(rotate(subscriber.uuid)).json()["hmac_secret"]
+    second = api.post(rotate(subscriber.uuid)).json()["hmac_secret"]
+
+    assert len({SECRET, first, second}) == 3
+    assert (second, first) == (
+        row_of(subscriber)["hmac_secret"],
+        row_of(subscriber)["previous_hmac_secret"],
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotated_deliveries_verify_with_both_secrets_then_the_new_one(api, alice, receiver):
+    """Through the API: during the grace both signing secrets verify; after it, only the new one."""
+    created = api.post(
+        LIST, {"event": "article.created", "url": receiver.url("/rotated")}, format="json"
+    ).json()
+    old = created["signing_secret"]
+    noon = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    with time_machine.travel(noon, tick=False) as clock:
+        new = api.post(rotate(created["id"])).json()["signing_secret"]
+        Article.objects.create(title="During")
+        (during,) = receiver.wait_for_path("/rotated", 1)
+        assert (True, True) == (verified(during, old), verified(during, new))
+
+        clock.move_to(noon + timedelta(days=1))
+        Article.objects.create(title="After")
+        after = receiver.wait_for_path("/rotated", 2)[-1]
+        assert (False, True) == (verified(after, old), verified(after, new))
+
+
+def verified(received: Any, signing_secret: str) -> bool:
+    """Whether standardwebhooks accepts ``received`` with ``signing_secret``."""
+    try:
+        standardwebhooks.Webhook(signing_secret).verify(received.body, received.headers)
+    except standardwebhooks.WebhookVerificationError:
+        return False
+    return True
+
+
+def test_rotate_secret_of_another_users_subscription_is_404_and_untouched(api, bob):
+    theirs = owned(bob, hmac_secret=SECRET)
+    before = row_of(theirs)
+
+    response = api.post(rotate(theirs.uuid))
+
+    assert 404 == response.status_code
+    assert SECRET.encode() not in response.content
+    assert before == row_of(theirs)
+    assert 404 == api.post(rotate(uuid.uuid4())).status_code
+
+
+def test_anonymous_cannot_rotate_a_secret(anonymous, alice):
+    subscriber = owned(alice, hmac_secret=SECRET)
+    before = row_of(subscriber)
+
+    assert 403 == anonymous.post(rotate(subscriber.uuid)).status_code
+    assert before == row_of(subscriber)
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_rotate_secret_is_post_only(api, alice, method):
+    subscriber = owned(alice, hmac_secret=SECRET)
+    before = row_of(subscriber)
+
+    assert 405 == getattr(api, method)(rotate(subscriber.uuid)).status_code
+    assert before == row_of(subscriber)
+
+
+def test_object_permissions_apply_to_rotation(settings, api, alice):
+    """A subscription that THORN_DRF_PERMISSION_CLASSES hides cannot be rotated (403)."""
+    settings.THORN_DRF_PERMISSION_CLASSES = [NoSecretEvents]
+    hidden = owned(alice, "secret.created", url="https://hidden.example/")
+    before = row_of(hidden)
+
+    assert 403 == api.post(rotate(hidden.uuid)).status_code
+    assert before == row_of(hidden)
+
+
+def test_rotate_secret_url_name(alice):
+    assert f"/hooks/{uuid.UUID(int=1)}/rotate-secret/" == reverse(
+        "webhook:rotate-secret", kwargs={"uuid": uuid.UUID(int=1)}
+    )

@@ -66,6 +66,7 @@ urlpatterns = [
 SCHEMA = load_schema()
 LIST = "/hooks/"
 DETAIL = "/hooks/{uuid}/"
+ROTATE = "/hooks/{uuid}/rotate-secret/"
 
 #: Bounds of the fuzzing: the whole file runs in a few seconds.
 FUZZ = hypothesis_settings(
@@ -91,7 +92,7 @@ def test_shipped_schema_is_valid_openapi_3():
     validate_schema(SCHEMA)  # type: ignore[no-untyped-call]
 
 
-def test_schema_describes_the_seven_operations():
+def test_schema_describes_the_eight_operations():
     operations = {
         (route, method): operation
         for route, methods in SCHEMA["paths"].items()
@@ -105,6 +106,7 @@ def test_schema_describes_the_seven_operations():
         (DETAIL, "patch"),
         (DETAIL, "post"),
         (DETAIL, "delete"),
+        (ROTATE, "post"),
     } == set(operations)
     ids = [operation["operationId"] for operation in operations.values()]
     assert len(ids) == len(set(ids))
@@ -134,11 +136,12 @@ def test_list_items_have_no_secret():
         (DETAIL, "put", 200),
         (DETAIL, "patch", 200),
         (DETAIL, "post", 200),
+        (ROTATE, "post", 200),
     ],
 )
 def test_server_side_fields_are_read_only(route, method, status):
     shown = component(response_schema(route, method, status))["properties"]
-    for name in ("id", "user", "created_at", "updated_at", "subscription"):
+    for name in ("id", "user", "created_at", "updated_at", "subscription", "signing_secret"):
         assert shown[name]["readOnly"] is True, name
     for name in ("event", "url", "content_type", "hmac_secret", "hmac_digest"):
         assert not shown[name].get("readOnly"), name
@@ -152,6 +155,15 @@ def test_request_bodies_hold_only_writable_fields(route, method):
     assert {"event", "url", "content_type", "hmac_secret", "hmac_digest"} == set(body["properties"])
     partial = route == DETAIL and method in ("patch", "post")
     assert ([] if partial else ["event", "url"]) == body.get("required", [])
+
+
+def test_rotate_secret_takes_no_body_and_answers_the_subscription():
+    """``POST /hooks/{uuid}/rotate-secret/``: no body; a 200 with both forms of the secret."""
+    operation = SCHEMA["paths"][ROTATE]["post"]
+    assert "requestBody" not in operation
+    assert ["200"] == list(operation["responses"])
+    shown = component(response_schema(ROTATE, "post", 200))["properties"]
+    assert {"hmac_secret", "signing_secret"} <= set(shown)
 
 
 def test_post_to_a_subscription_is_described_as_patch():
@@ -190,7 +202,11 @@ def test_generation_ignores_the_projects_schema_settings(settings):
 
 def test_generation_at_another_prefix():
     generated = generate_schema(prefix="api/v2/hooks/")
-    assert {"/api/v2/hooks/", "/api/v2/hooks/{uuid}/"} == set(generated["paths"])
+    assert {
+        "/api/v2/hooks/",
+        "/api/v2/hooks/{uuid}/",
+        "/api/v2/hooks/{uuid}/rotate-secret/",
+    } == set(generated["paths"])
     assert SCHEMA["components"] == generated["components"]
 
 
@@ -295,6 +311,21 @@ def test_fuzz_show_and_delete(data, fuzz):
     fuzz.check(response, DETAIL, method, {200, 204, 404})
     if target not in OWN:
         assert 404 == response.status_code
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(data=st.data())
+def test_fuzz_rotate_secret(data, fuzz):
+    """``POST /hooks/{uuid}/rotate-secret/`` with any path and body: a documented 200, or a 404."""
+    target = data.draw(targets(), label="target")
+    media_type, body = data.draw(request_bodies(DETAIL, "patch"), label="ignored body")
+    response = fuzz.call("post", fuzz.path(target) + "rotate-secret/", media_type, body)
+    fuzz.check(response, ROTATE, "post", {200, 404, 413})
+    if target not in OWN:
+        assert response.status_code in (404, 413)
+    elif response.status_code == 200:
+        assert str(fuzz.own.uuid) == response.json()["id"]
 
 
 @pytest.mark.django_db

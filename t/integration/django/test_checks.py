@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -108,8 +109,12 @@ def test_a_dispatcher_path_to_something_else_is_an_error(settings):
         ({"article.created": [{"url": "https://example.com/", "colour": "red"}]}, "colour"),
         ({"article.created": ["!t.no_such_module:subscribers"]}, "t.no_such_module"),
         ({"article.created": [{"hmac_secret": "s"}]}, "no url"),
+        (
+            {"article.created": [{"url": "https://example.com/", "hmac_secret": ["new", ""]}]},
+            "newest first",
+        ),
     ],
-    ids=["pattern", "unknown-field", "missing-import", "no-url"],
+    ids=["pattern", "unknown-field", "missing-import", "no-url", "bad-secret-list"],
 )
 def test_invalid_static_subscribers_are_errors(settings, subscribers, named):
     """Each invalid THORN_SUBSCRIBERS entry gives one E002 naming what is wrong."""
@@ -210,6 +215,15 @@ MISTYPED = [
     pytest.param("THORN_ALLOW_REDIRECTS", "no", "thorn.E005", id="redirects-string"),
     pytest.param("THORN_SIGNAL_HONORS_TRANSACTION", 1, "thorn.E013", id="transaction-int"),
     pytest.param("THORN_SUBSCRIBERS_SECRET", 42, "thorn.E014", id="subscribers-secret-int"),
+    pytest.param("THORN_SIGNATURE_HEADERS", "none", "thorn.E020", id="signature-headers-none"),
+    pytest.param("THORN_SECRET_ROTATION_GRACE", "1d", "thorn.E021", id="grace-string"),
+    pytest.param("THORN_SECRET_ROTATION_GRACE", -1, "thorn.E021", id="grace-negative"),
+    pytest.param(
+        "THORN_SECRET_ROTATION_GRACE", timedelta(seconds=-1), "thorn.E021", id="grace-negative-td"
+    ),
+    pytest.param(
+        "THORN_SIGNATURE_HEADERS", ["standard"], "thorn.E020", id="signature-headers-list"
+    ),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", "100", "thorn.E016", id="limit-string"),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", -1, "thorn.E016", id="limit-negative"),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", 2.5, "thorn.E016", id="limit-float"),

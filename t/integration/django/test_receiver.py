@@ -14,11 +14,13 @@ import logging
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory, TestCase
@@ -30,7 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from thorn.django.models import Subscriber
 from thorn.django.receiver import Signer, is_valid_webhook, verify_webhook
 from thorn.events import Event
-from thorn.utils.hmac import compat_verify, verify
+from thorn.utils.hmac import compat_verify, signing_secret, verify
 
 from t.proj.blog.models import Article
 from t.receiver import Received, Receiver
@@ -51,6 +53,7 @@ CASES = [(signer, digest) for signer in SIGNERS for digest in DIGESTS]
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 HOOK_HEADERS = ("Hook-Event", "Hook-Delivery", "Hook-HMAC", "Hook-Subscription", "User-Agent")
+STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 PAYLOAD = {
     "event": "article.changed",
     "ref": "https://example.com/article/1/",
@@ -212,6 +215,42 @@ def handle_article_changed(request):
     return HttpResponse(status=204)
 """
 
+DOCS_ROTATION = """\
+from django.http import HttpResponse
+
+from thorn.django.receiver import verify_webhook
+
+# During a rotation: the new secret, and the old one until the grace period ends.
+ARTICLE_SECRETS = [NEW_ARTICLE_SECRET, ARTICLE_SECRET]
+
+
+@verify_webhook(ARTICLE_SECRETS, schemes=["standard"], tolerance=300)
+def handle_article_published(request):
+    return HttpResponse(status=204)
+"""
+
+DOCS_STANDARDWEBHOOKS = """\
+from django.http import HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from standardwebhooks import Webhook, WebhookVerificationError
+
+# The subscription's signing_secret, as the REST API answered it.
+ARTICLE_SIGNING_SECRET = "whsec_Qz1KVFgpdjN+ZFFDbF07W19oW3txe0NTY21db2dsTG9lJj5nYTo+Un5qUiQueD90fGtXIUZIOnNAfDRidToxMQ=="
+article_webhook = Webhook(ARTICLE_SIGNING_SECRET)
+
+
+@csrf_exempt
+@require_POST
+def handle_article_updated(request):
+    try:
+        payload = article_webhook.verify(request.body, request.headers)
+    except (WebhookVerificationError, ValueError):  # ValueError: a malformed signature
+        return HttpResponseForbidden()
+    print("Article updated:", payload["ref"])
+    return HttpResponse(status=204)
+"""  # noqa: E501 (the secret is one line in the docs)
+
 DOCS_SNIPPETS = {
     "decorator": DOCS_DECORATOR,
     "secret function": DOCS_SECRET_FUNCTION,
@@ -221,6 +260,8 @@ DOCS_SNIPPETS = {
     "by hand": DOCS_BY_HAND,
     "stdlib": DOCS_STDLIB,
     "django without thorn": DOCS_DJANGO_WITHOUT_THORN,
+    "rotation": DOCS_ROTATION,
+    "standardwebhooks": DOCS_STANDARDWEBHOOKS,
 }
 
 
@@ -240,6 +281,10 @@ docs_async_class_based = run_snippet(
 docs_is_valid = run_snippet(DOCS_IS_VALID, ARTICLE_SECRET=SECRET)
 docs_stdlib = run_snippet(DOCS_STDLIB)
 docs_without_thorn = run_snippet(DOCS_DJANGO_WITHOUT_THORN)
+#: The new secret of the rotation example.
+NEW_SECRET = "the new secret of the article subscription, after its rotation"
+docs_rotation = run_snippet(DOCS_ROTATION, NEW_ARTICLE_SECRET=NEW_SECRET, ARTICLE_SECRET=SECRET)
+docs_standardwebhooks = run_snippet(DOCS_STANDARDWEBHOOKS)
 
 
 # -- views and URLconf -----------------------------------------------------------
@@ -263,6 +308,19 @@ def stored_secret(request: HttpRequest) -> str | None:
         Subscriber.objects.filter(uuid=key).values_list("hmac_secret", flat=True).first()
     )
     return secret
+
+
+def stored_secrets(request: HttpRequest) -> list[str]:
+    """Both secrets of a rotated subscription, named by ``Hook-Subscription``."""
+    LOOKUPS.append(request.headers.get("Hook-Subscription"))
+    stored = Subscriber.objects.get(uuid=request.headers.get("Hook-Subscription"))
+    return [stored.hmac_secret, stored.previous_hmac_secret]
+
+
+@verify_webhook(SECRET, schemes=["standard"])
+async def async_standard_view(request: HttpRequest) -> HttpResponse:
+    CALLS.append(request.body)
+    return HttpResponse("ran")
 
 
 @verify_webhook(SECRET)
@@ -313,12 +371,21 @@ urlpatterns = [
     path("hook/class/", ClassView.as_view()),
     path("hook/async-class/", AsyncClassView.as_view()),
     path("unprotected/", record),
+    path("hook/standard/", verify_webhook(SECRET, schemes=["standard"])(record)),
+    path("hook/hook-hmac/", verify_webhook(SECRET, schemes=("hook-hmac",))(record)),
+    path("hook/tolerance-60/", verify_webhook(SECRET, tolerance=60)(record)),
+    path("hook/whsec/", verify_webhook(signing_secret(SECRET))(record)),
+    path("hook/secrets/", verify_webhook([OTHER_SECRET, SECRET])(record)),
+    path("hook/stored-secrets/", verify_webhook(stored_secrets)(record)),
+    path("hook/async-standard/", async_standard_view),
     path("docs/decorator/", docs_decorator.handle_article_changed),
     path("docs/secret-function/", docs_secret_function.handle_article_events),
     path("docs/class-based/", docs_class_based.ArticleHookView.as_view()),
     path("docs/async-class-based/", docs_async_class_based.AsyncArticleHookView.as_view()),
     path("docs/is-valid/", docs_is_valid.handle_article_removed),
     path("docs/without-thorn/", docs_without_thorn.handle_article_changed),
+    path("docs/rotation/", docs_rotation.handle_article_published),
+    path("docs/standardwebhooks/", docs_standardwebhooks.handle_article_updated),
     # article-detail, which the ref of Article events reverses
     path("", include("t.proj.urls")),
 ]
@@ -346,7 +413,7 @@ def case(request: Any, settings: Any) -> tuple[str, str]:
 
 def deliver(
     receiver: Receiver,
-    secret: str = SECRET,
+    secret: Any = SECRET,
     digest: str = "sha256",
     content_type: str = JSON,
     payload: Any = None,
@@ -389,11 +456,16 @@ def replay(
     method: str = "POST",
     headers: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
+    standard: bool = False,
 ) -> Any:
-    """Send ``received`` again to ``path`` of this URLconf, with CSRF checks enforced."""
+    """Send ``received`` again to ``path`` of this URLconf, with CSRF checks enforced.
+
+    The Standard Webhooks headers are sent too when ``standard`` is true.
+    """
+    names = HOOK_HEADERS + STANDARD_HEADERS if standard else HOOK_HEADERS
     sent = {
         name: value
-        for name in HOOK_HEADERS
+        for name in names
         if name not in drop and (value := received.header(name)) is not None
     }
     sent.update(headers or {})
@@ -427,9 +499,12 @@ def other(values: list[str], value: str) -> str:
     return values[(values.index(value) + 1) % len(values)]
 
 
-def as_request(received: Received, body: bytes | None = None) -> HttpRequest:
-    """``received`` as a Django request built by RequestFactory."""
-    headers = {name: value for name in HOOK_HEADERS if (value := received.header(name)) is not None}
+def as_request(
+    received: Received, body: bytes | None = None, standard: bool = False
+) -> HttpRequest:
+    """``received`` as a Django request built by RequestFactory (with webhook-* if ``standard``)."""
+    names = HOOK_HEADERS + STANDARD_HEADERS if standard else HOOK_HEADERS
+    headers = {name: value for name in names if (value := received.header(name)) is not None}
     return RequestFactory().generic(
         "POST",
         "/hook/",
@@ -724,6 +799,270 @@ class TestIsValidWebhook:
             verify_webhook(*arguments)
 
 
+# -- Standard Webhooks headers, replays, several secrets ---------------------------
+
+#: 2026-05-01 12:00:00 UTC.
+NOON = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """The time, stopped at NOON; ``clock.move_to(...)`` moves it."""
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+def rejection(caplog: Any) -> str:
+    """The one reason the receiver logged."""
+    (logged,) = [r for r in caplog.records if r.name == "thorn.django.receiver"]
+    return logged.getMessage()
+
+
+class TestStandardWebhooks:
+    def test_standard_headers_are_verified(self, receiver):
+        """A delivery with both schemes, replayed with every header, runs the view."""
+        received = deliver(receiver)
+
+        assert 200 == replay(received, "/hook/sign/sha256/", standard=True).status_code
+        assert 200 == replay(received, "/hook/standard/", standard=True).status_code
+        assert [received.body] * 2 == CALLS
+
+    def test_a_standard_only_delivery(self, receiver, settings):
+        """THORN_SIGNATURE_HEADERS = "standard": no Hook-HMAC, accepted on its webhook-signature."""
+        settings.THORN_SIGNATURE_HEADERS = "standard"
+        received = deliver(receiver)
+        assert received.header("Hook-HMAC") is None
+
+        assert 200 == replay(received, "/hook/sign/sha256/", standard=True).status_code
+        assert 403 == replay(received, "/hook/hook-hmac/", standard=True).status_code
+
+    @pytest.mark.parametrize("path", ["/hook/sign/sha256/", "/hook/standard/"])
+    def test_the_standard_headers_decide_when_they_are_there(self, receiver, caplog, path):
+        """A valid Hook-HMAC does not save a request whose webhook-signature is wrong."""
+        received = deliver(receiver)
+        another = deliver(receiver, payload={**PAYLOAD, "ref": None})
+
+        with caplog.at_level(logging.WARNING, logger="thorn.django.receiver"):
+            response = replay(
+                received,
+                path,
+                standard=True,
+                headers={"webhook-signature": another.header("webhook-signature") or ""},
+            )
+
+        assert 403 == response.status_code
+        assert [] == CALLS
+        assert "the webhook-signature does not match" in rejection(caplog)
+
+    @pytest.mark.parametrize(
+        ("header", "value"),
+        [("webhook-id", str(uuid.uuid4())), ("webhook-timestamp", None)],
+        ids=["other-id", "other-timestamp"],
+    )
+    def test_the_id_and_timestamp_are_signed(self, receiver, clock, header, value):
+        received = deliver(receiver)
+        value = value or str(int(NOON.timestamp()) - 1)
+
+        response = replay(received, "/hook/standard/", standard=True, headers={header: value})
+
+        assert 403 == response.status_code
+
+    def test_a_wrong_digest_or_signer_does_not_matter(self, receiver):
+        """Standard Webhooks is HMAC-SHA256 with the secret, whatever hmac_digest and the signer."""
+        received = deliver(receiver, digest="sha512")
+
+        assert 200 == replay(received, "/hook/compat/sha1/", standard=True).status_code
+        assert 403 == replay(received, "/hook/compat/sha1/").status_code
+
+    @pytest.mark.parametrize(
+        "drop",
+        [("webhook-id",), ("webhook-timestamp",), ("webhook-signature",)],
+        ids=["no-id", "no-timestamp", "no-signature"],
+    )
+    def test_incomplete_headers_are_refused(self, receiver, caplog, drop):
+        """Some but not all webhook-* headers: refused, even with a valid Hook-HMAC."""
+        received = deliver(receiver)
+
+        with caplog.at_level(logging.WARNING, logger="thorn.django.receiver"):
+            response = replay(received, "/hook/sign/sha256/", standard=True, drop=drop)
+
+        assert 403 == response.status_code
+        assert f"incomplete Standard Webhooks headers: no {drop[0]}" in rejection(caplog)
+
+    @pytest.mark.parametrize("stamp", ["1777636800.0", "-1", "soon", "\uff11\uff17\uff17\uff17"])
+    def test_a_malformed_timestamp_is_refused(self, receiver, caplog, stamp):
+        received = deliver(receiver)
+
+        with caplog.at_level(logging.WARNING, logger="thorn.django.receiver"):
+            response = replay(
+                received, "/hook/standard/", standard=True, headers={"webhook-timestamp": stamp}
+            )
+
+        assert 403 == response.status_code
+        assert "the webhook-timestamp is not a Unix time" in rejection(caplog)
+
+    def test_standard_only_refuses_a_request_without_its_headers(self, receiver, caplog):
+        """schemes=["standard"]: a replay that drops the webhook-* headers is refused."""
+        received = deliver(receiver)
+
+        with caplog.at_level(logging.WARNING, logger="thorn.django.receiver"):
+            response = replay(received, "/hook/standard/")
+
+        assert 403 == response.status_code
+        assert "no Standard Webhooks headers" in rejection(caplog)
+        assert 200 == replay(received, "/hook/sign/sha256/").status_code  # the default accepts
+
+    def test_async_view(self, receiver):
+        received = deliver(receiver)
+
+        sent = {name: received.header(name) or "" for name in STANDARD_HEADERS}
+        assert 200 == areplay(received, "/hook/async-standard/", headers=sent).status_code
+        assert 403 == areplay(received, "/hook/async-standard/").status_code
+
+
+class TestReplays:
+    def test_a_delivery_replayed_after_the_tolerance_gets_403(self, receiver, clock, caplog):
+        """The same request, byte for byte, is accepted for 5 minutes, then refused (logged)."""
+        received = deliver(receiver)
+
+        clock.move_to(NOON + timedelta(seconds=300))
+        assert 200 == replay(received, "/hook/sign/sha256/", standard=True).status_code
+        clock.move_to(NOON + timedelta(seconds=301))
+        with caplog.at_level(logging.WARNING, logger="thorn.django.receiver"):
+            response = replay(received, "/hook/sign/sha256/", standard=True)
+
+        assert 403 == response.status_code
+        assert [received.body] == CALLS
+        message = rejection(caplog)
+        assert "the webhook-timestamp is 301s old, more than the 300s tolerance" in message
+        assert received.header("Hook-Delivery") in message
+
+    def test_a_timestamp_in_the_future_gets_403(self, receiver, clock, caplog):
+        received = deliver(receiver)
+
+        clock.move_to(NOON - timedelta(seconds=301))
+        with caplog.at_level(logging.WARNING, logger="thorn.django.receiver"):
+            response = replay(received, "/hook/standard/", standard=True)
+
+        assert 403 == response.status_code
+        assert "301s in the future" in rejection(caplog)
+
+    def test_the_tolerance_argument(self, receiver, clock):
+        received = deliver(receiver)
+
+        clock.move_to(NOON + timedelta(seconds=60))
+        assert 200 == replay(received, "/hook/tolerance-60/", standard=True).status_code
+        clock.move_to(NOON + timedelta(seconds=61))
+        assert 403 == replay(received, "/hook/tolerance-60/", standard=True).status_code
+
+    def test_a_replay_is_refused_before_the_secret_is_looked_up(self, receiver, clock):
+        """An out-of-tolerance request costs no secret lookup (often a query)."""
+        subscriber = Subscriber.objects.create(event="x.y", url="https://example.com/")
+        received = deliver(receiver, secret=subscriber.hmac_secret)
+        headers = {"Hook-Subscription": str(subscriber.uuid)}
+
+        clock.move_to(NOON + timedelta(minutes=10))
+        response = replay(received, "/hook/stored-secrets/", standard=True, headers=headers)
+
+        assert 403 == response.status_code
+        assert [] == LOOKUPS
+
+    def test_is_valid_webhook_checks_the_timestamp(self, receiver, clock):
+        received = deliver(receiver)
+        request = as_request(received, standard=True)
+
+        assert is_valid_webhook(request, SECRET)
+        clock.move_to(NOON + timedelta(minutes=10))
+        assert not is_valid_webhook(request, SECRET)
+        assert is_valid_webhook(request, SECRET, tolerance=600)
+
+
+class TestSeveralSecrets:
+    def test_any_secret_of_the_list_matches(self, receiver):
+        """A list of secrets: a delivery signed with any one of them runs the view."""
+        for secret in (SECRET, OTHER_SECRET):
+            received = deliver(receiver, secret=secret)
+            assert 200 == replay(received, "/hook/secrets/", standard=True).status_code
+            assert 200 == replay(received, "/hook/secrets/").status_code  # Hook-HMAC alone
+        received = deliver(receiver, secret="a third secret")
+        assert 403 == replay(received, "/hook/secrets/", standard=True).status_code
+
+    def test_the_signing_secret_form_is_accepted(self, receiver):
+        """The whsec_ form that the API answers verifies both schemes."""
+        received = deliver(receiver)
+
+        assert 200 == replay(received, "/hook/whsec/", standard=True).status_code
+        assert 200 == replay(received, "/hook/whsec/").status_code
+        assert is_valid_webhook(as_request(received), signing_secret(SECRET))
+
+    def test_a_chosen_secret_that_looks_like_whsec(self, receiver):
+        """A chosen hmac_secret that starts with whsec_ works as it is, too."""
+        secret = "whsec_not base64 at all!"
+        received = deliver(receiver, secret=secret)
+
+        assert is_valid_webhook(as_request(received, standard=True), secret)
+        assert is_valid_webhook(as_request(received), secret)
+
+    @time_machine.travel(NOON, tick=False)
+    def test_a_rotation_on_both_sides(self, receiver, django_capture_on_commit_callbacks):
+        """During the grace, a receiver holding the old secret, the new one, or both, accepts."""
+        subscriber = Subscriber.objects.create(
+            event="article.changed", url=receiver.url("/rotated-hook"), hmac_secret=SECRET
+        )
+        new = subscriber.rotate_secret()
+        article = Article.objects.create(title="Hello")
+        with django_capture_on_commit_callbacks(execute=True):
+            article.title = "Hello, again"
+            article.save()
+        (received,) = receiver.wait_for_path("/rotated-hook")
+
+        for secrets in ([SECRET], [new], [new, SECRET]):
+            assert is_valid_webhook(as_request(received, standard=True), secrets), secrets
+        # Hook-HMAC alone is signed with the new secret only.
+        assert (False, True) == (
+            is_valid_webhook(as_request(received), SECRET),
+            is_valid_webhook(as_request(received), new),
+        )
+        stored = replay(received, "/hook/stored-secrets/", standard=True)
+        assert 200 == stored.status_code
+        assert [str(subscriber.uuid)] == LOOKUPS
+
+    @pytest.mark.parametrize(
+        "secrets", [[], [SECRET, ""], (b"",)], ids=["empty", "one-empty", "bytes"]
+    )
+    def test_a_list_with_an_empty_secret_is_refused_when_decorating(self, secrets):
+        with pytest.raises(ValueError, match="empty"):
+            verify_webhook(secrets)
+
+    def test_a_secret_function_may_return_a_list(self, receiver):
+        received = deliver(receiver)
+        view = verify_webhook(lambda request: ["nope", SECRET])(record)
+
+        assert 200 == view(as_request(received, standard=True)).status_code
+        assert 200 == view(as_request(received)).status_code
+
+
+class TestOptions:
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"tolerance": -1},
+            {"tolerance": float("nan")},
+            {"tolerance": "300"},
+            {"tolerance": True},
+            {"schemes": []},
+            {"schemes": "standard"},
+            {"schemes": ["standard", "v1a"]},
+        ],
+        ids=["negative", "nan", "string", "bool", "no-scheme", "a-string", "unknown-scheme"],
+    )
+    def test_bad_options_are_refused_when_decorating(self, options):
+        with pytest.raises(ValueError):
+            verify_webhook(SECRET, **options)
+        with pytest.raises(ValueError):
+            is_valid_webhook(RequestFactory().post("/"), SECRET, **options)
+
+
 # -- the snippets of receiving.rst -------------------------------------------------
 
 
@@ -861,3 +1200,30 @@ class TestDocs:
         missing = replay(received, "/docs/without-thorn/", drop=("Hook-HMAC",))
         assert 403 == missing.status_code
         assert 405 == Client().get("/docs/without-thorn/").status_code
+
+    @pytest.mark.parametrize("secret", [SECRET, NEW_SECRET], ids=["old", "new"])
+    def test_rotation_example(self, receiver, secret):
+        """Deliveries signed with either secret pass; without webhook-* headers, 403."""
+        received = deliver(receiver, secret=secret)
+
+        assert 204 == replay(received, "/docs/rotation/", standard=True).status_code
+        assert 403 == replay(received, "/docs/rotation/").status_code
+
+    def test_standardwebhooks_example(self, receiver, capsys):
+        """The standardwebhooks view verifies a real delivery, and refuses the others."""
+        assert signing_secret(SECRET) == docs_standardwebhooks.ARTICLE_SIGNING_SECRET
+        with time_machine.travel(NOON, tick=False) as clock:
+            received = deliver(receiver)
+
+            response = replay(received, "/docs/standardwebhooks/", standard=True)
+            assert 204 == response.status_code
+            assert f"Article updated: {PAYLOAD['ref']}\n" == capsys.readouterr().out
+            for headers in ({"webhook-signature": "garbage"}, {"webhook-id": "another"}):
+                refused = replay(
+                    received, "/docs/standardwebhooks/", standard=True, headers=headers
+                )
+                assert 403 == refused.status_code
+            assert 403 == replay(received, "/docs/standardwebhooks/").status_code
+            clock.move_to(NOON + timedelta(minutes=6))
+            assert 403 == replay(received, "/docs/standardwebhooks/", standard=True).status_code
+            assert "" == capsys.readouterr().out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import string
+from datetime import datetime, timezone
 
 import pytest
+import standardwebhooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import Signer
@@ -19,6 +22,9 @@ from thorn.utils.hmac import (
     random_secret,
     random_secret64,
     sign,
+    signing_secret,
+    standard_sign,
+    standard_verify,
     verify,
 )
 
@@ -219,6 +225,114 @@ class TestSignatureLaws:
         delta = data.draw(st.integers(1, 255), label="delta")
         signed[index] = (signed[index] + delta) % 256
         assert verify(bytes(signed), digest, key, message) is False
+
+
+# Standard Webhooks' known-answer vector (its go/js/java/csharp library tests).
+KAT_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+KAT_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+KAT_TIMESTAMP = 1614265330
+KAT_BODY = '{"test": 2432232314}'
+KAT_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+KAT_KEY = base64.b64decode(KAT_SECRET.removeprefix("whsec_"))
+
+
+def library_sign(secret: str | bytes, msg_id: str, timestamp: int, body: str) -> str:
+    """The signature of the ``standardwebhooks`` package (a UTC datetime: its pitfall)."""
+    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return standardwebhooks.Webhook(secret).sign(msg_id, when, body)
+
+
+class TestStandardSign:
+    def test_known_answer_vector(self):
+        """standard_sign() gives the Standard Webhooks test vector's signature."""
+        assert KAT_SIGNATURE == standard_sign(KAT_KEY, KAT_ID, KAT_TIMESTAMP, KAT_BODY)
+        assert KAT_SIGNATURE == standard_sign(KAT_KEY, KAT_ID, KAT_TIMESTAMP, KAT_BODY.encode())
+
+    def test_the_library_agrees_on_the_vector(self):
+        """The standardwebhooks package, given the whsec_ secret, signs the vector alike."""
+        assert KAT_SIGNATURE == library_sign(KAT_SECRET, KAT_ID, KAT_TIMESTAMP, KAT_BODY)
+
+    def test_signing_secret_of_the_vector_key(self):
+        """The whsec_ form of the vector's key is the vector's secret."""
+        assert KAT_SECRET == signing_secret(KAT_KEY)
+
+    @pytest.mark.parametrize(
+        ("secret", "expected"),
+        [
+            pytest.param("secret", "whsec_c2VjcmV0", id="ascii"),
+            pytest.param("été", "whsec_w6l0w6k=", id="utf8"),
+            pytest.param(b"\x00\xff", "whsec_AP8=", id="bytes"),
+            pytest.param(
+                DOCS_SECRET,
+                "whsec_" + base64.b64encode(DOCS_SECRET.encode()).decode(),
+                id="thorn-1.5-secret",
+            ),
+        ],
+    )
+    def test_signing_secret(self, secret, expected):
+        """signing_secret() is whsec_ + the standard base64 of the secret's UTF-8 bytes."""
+        assert expected == signing_secret(secret)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        key=st.one_of(st.binary(min_size=1, max_size=64), st.text(min_size=1, max_size=64)),
+        msg_id=st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True),
+        timestamp=st.integers(0, 2**33),
+        body=st.text(max_size=300),
+    )
+    def test_the_library_agrees_on_any_delivery(self, key, msg_id, timestamp, body):
+        """For any key, id, time and body, standardwebhooks (given the whsec_ form) signs alike."""
+        expected = library_sign(signing_secret(key), msg_id, timestamp, body)
+        assert expected == standard_sign(key, msg_id, timestamp, body)
+
+
+class TestStandardVerify:
+    def test_known_answer_vector(self):
+        assert standard_verify(KAT_SIGNATURE, KAT_KEY, KAT_ID, KAT_TIMESTAMP, KAT_BODY)
+        assert standard_verify(KAT_SIGNATURE, KAT_KEY, KAT_ID, str(KAT_TIMESTAMP), KAT_BODY)
+
+    @pytest.mark.parametrize(
+        ("change", "value"),
+        [
+            pytest.param("key", b"another key", id="key"),
+            pytest.param("msg_id", "msg_other", id="id"),
+            pytest.param("timestamp", KAT_TIMESTAMP + 1, id="timestamp"),
+            pytest.param("body", '{"test": 2432232315}', id="body"),
+        ],
+    )
+    def test_any_other_input_is_refused(self, change, value):
+        """The id and the timestamp are signed with the body."""
+        inputs = {"key": KAT_KEY, "msg_id": KAT_ID, "timestamp": KAT_TIMESTAMP, "body": KAT_BODY}
+        inputs[change] = value
+        assert standard_verify(KAT_SIGNATURE, **inputs) is False
+
+    @pytest.mark.parametrize(
+        "header",
+        [
+            pytest.param(f"v1,bm90IGl0 {KAT_SIGNATURE}", id="second-of-two"),
+            pytest.param(f"{KAT_SIGNATURE} v1,bm90IGl0", id="first-of-two"),
+            pytest.param(f"v1a,c2lnbmF0dXJl {KAT_SIGNATURE}", id="after-v1a"),
+            pytest.param(f"garbage v1,a,b , {KAT_SIGNATURE}", id="after-malformed"),
+        ],
+    )
+    def test_one_matching_entry_is_enough(self, header):
+        """Entries are space-separated; others (v1a, malformed) are skipped, not errors."""
+        assert standard_verify(header, KAT_KEY, KAT_ID, KAT_TIMESTAMP, KAT_BODY)
+
+    @pytest.mark.parametrize(
+        "header",
+        [
+            pytest.param("", id="empty"),
+            pytest.param("garbage", id="garbage"),
+            pytest.param(KAT_SIGNATURE.replace("v1,", "v1a,"), id="other-version"),
+            pytest.param(KAT_SIGNATURE.replace("v1,", "v2,"), id="unknown-version"),
+            pytest.param(KAT_SIGNATURE.replace("v1,", "v1,,"), id="extra-comma"),
+            pytest.param(KAT_SIGNATURE[:-2], id="truncated"),
+            pytest.param("v1," + "é" * 44, id="non-ascii"),
+        ],
+    )
+    def test_no_matching_entry(self, header):
+        assert standard_verify(header, KAT_KEY, KAT_ID, KAT_TIMESTAMP, KAT_BODY) is False
 
 
 class TestGetDigest:

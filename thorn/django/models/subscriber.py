@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
@@ -70,7 +72,8 @@ class Subscriber(models.Model, SubscriberModelMixin):
         ``THORN_EVENT_CHOICES`` when that is set); URLs may have up to 2048
         characters; ``is_active``, ``disabled_reason``, ``disabled_at`` and
         ``failing_since`` keep the endpoint's health (see
-        :doc:`/userguide/delivery`).
+        :doc:`/userguide/delivery`); the secret can be rotated with a grace
+        period (:meth:`rotate_secret`, migration ``0005``).
     """
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, editable=False, unique=True)
@@ -132,6 +135,20 @@ class Subscriber(models.Model, SubscriberModelMixin):
         editable=False,
         help_text=_("Every delivery since then has failed; cleared by the next success."),
     )
+    previous_hmac_secret = models.TextField(
+        _("previous HMAC secret"),
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("The secret before the last rotation."),
+    )
+    previous_hmac_secret_expires = models.DateTimeField(
+        _("previous secret valid until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Until then, deliveries are also signed with the previous secret."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, editable=False)
 
@@ -169,6 +186,61 @@ class Subscriber(models.Model, SubscriberModelMixin):
     def user_ident(self) -> Any:
         """Return the owner's primary key (without loading the user), or ``None``."""
         return self.user_id
+
+    def signing_secrets(self, at: float) -> tuple[str, ...]:
+        """Return the secrets that sign a delivery made at ``at`` (Unix time), newest first.
+
+        ``hmac_secret``, and the previous secret until its grace period ends.
+
+        .. versionadded:: 2.0
+        """
+        expires = self.previous_hmac_secret_expires
+        if self.previous_hmac_secret and expires is not None and expires.timestamp() > at:
+            return (self.hmac_secret, self.previous_hmac_secret)
+        return (self.hmac_secret,)
+
+    def rotate_secret(self, grace: timedelta | None = None) -> str:
+        """Replace ``hmac_secret`` with a new random secret; return it.
+
+        For the ``grace`` period (:setting:`THORN_SECRET_ROTATION_GRACE` by
+        default), deliveries are signed with both secrets (``webhook-signature``
+        carries both signatures; ``Hook-HMAC`` uses the new one), so that
+        receivers can switch to the new secret at their own pace.  After it,
+        the old secret signs nothing.  Rotating again within the grace period
+        ends the grace of the secret before.
+
+        The row is changed by one ``UPDATE`` whose previous secret is the
+        stored one, so that two rotations at the same time keep the secret
+        each of them replaced.
+
+        .. versionadded:: 2.0
+
+        Arguments:
+            grace: How long the old secret keeps signing; ``timedelta(0)``
+                drops it at once.
+        """
+        if self.pk is None:
+            raise ValueError("save the subscriber before rotating its secret")
+        if grace is None:
+            grace = current_app().settings.THORN_SECRET_ROTATION_GRACE
+        secret = random_secret64()
+        now = timezone.now()
+        keep = grace > timedelta(0)
+        type(self)._default_manager.filter(pk=self.pk).update(
+            hmac_secret=secret,
+            previous_hmac_secret=models.F("hmac_secret") if keep else models.Value(""),
+            previous_hmac_secret_expires=now + grace if keep else None,
+            updated_at=now,
+        )
+        self.refresh_from_db(
+            fields=[
+                "hmac_secret",
+                "previous_hmac_secret",
+                "previous_hmac_secret_expires",
+                "updated_at",
+            ]
+        )
+        return secret
 
     def clean_fields(self, exclude: Any = None) -> None:
         """Validate the fields; ``hmac_digest`` is accepted in any case."""

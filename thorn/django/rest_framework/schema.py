@@ -88,14 +88,15 @@ _SPECTACULAR_SETTINGS: dict[str, Any] = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-#: The operations: ``(detail, method)`` -> ``(operationId, summary, description)``.
-_OPERATIONS: dict[tuple[bool, str], tuple[str, str, str]] = {
-    (False, "GET"): (
+#: The operations: ``(route, method)`` -> ``(operationId, summary, description)``, where
+#: the route is ``"list"``, ``"detail"`` or ``"rotate-secret"`` (see :func:`_route`).
+_OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("list", "GET"): (
         "hooks_list",
         "List your subscriptions",
         "The subscriptions of the authenticated user, without their HMAC secrets.",
     ),
-    (False, "POST"): (
+    ("list", "POST"): (
         "hooks_create",
         "Subscribe a URL to an event",
         "Create a subscription owned by the authenticated user. The URL must be http(s) "
@@ -103,33 +104,48 @@ _OPERATIONS: dict[tuple[bool, str], tuple[str, str, str]] = {
         "``hmac_secret``, a random secret is chosen and returned. The ``Location`` "
         "header of the response is the URL of the new subscription.",
     ),
-    (True, "GET"): (
+    ("detail", "GET"): (
         "hooks_retrieve",
         "Show a subscription",
         "One subscription of the authenticated user, with its HMAC secret.",
     ),
-    (True, "PUT"): (
+    ("detail", "PUT"): (
         "hooks_update",
         "Replace a subscription",
         "Change a subscription of the authenticated user; ``event`` and ``url`` are required.",
     ),
-    (True, "PATCH"): (
+    ("detail", "PATCH"): (
         "hooks_partial_update",
         "Change a subscription",
         "Change some fields of a subscription of the authenticated user.",
     ),
-    (True, "POST"): (
+    ("detail", "POST"): (
         "hooks_post_update",
         "Change a subscription (POST)",
         "The same as ``PATCH``: change some fields of a subscription of the authenticated "
         "user. Thorn 1.5's documentation lists ``POST|PATCH`` for updates.",
     ),
-    (True, "DELETE"): (
+    ("detail", "DELETE"): (
         "hooks_destroy",
         "Unsubscribe",
         "Delete a subscription of the authenticated user.",
     ),
+    ("rotate-secret", "POST"): (
+        "hooks_rotate_secret",
+        "Rotate the secret of a subscription",
+        "Give a subscription of the authenticated user a new random secret, returned as "
+        "``hmac_secret`` and as ``signing_secret``. For the site's grace period (24 hours by "
+        "default), deliveries are signed with the old secret too: ``webhook-signature`` "
+        "carries a signature under each.",
+    ),
 }
+
+
+def _route(path: str) -> str:
+    """``"rotate-secret"``, ``"detail"`` or ``"list"``: which route ``path`` is."""
+    if path.rstrip("/").endswith("/rotate-secret"):
+        return "rotate-secret"
+    return "detail" if "{" in path else "list"
 
 
 class SchemaGenerationWarning(UserWarning):
@@ -267,7 +283,7 @@ def _auto_schema_class() -> type[AutoSchema]:
         """Operation ids, summaries and descriptions per operation; ``Location`` on 201."""
 
         def _operation(self) -> tuple[str, str, str] | None:
-            return _OPERATIONS.get(("{" in self.path, self.method.upper()))
+            return _OPERATIONS.get((_route(self.path), self.method.upper()))
 
         def get_operation_id(self) -> str:
             operation = self._operation()
@@ -285,6 +301,8 @@ def _auto_schema_class() -> type[AutoSchema]:
             return ["hooks"]
 
         def get_request_serializer(self) -> Any:
+            if _route(self.path) == "rotate-secret":
+                return None  # no request body
             serializer = super().get_request_serializer()
             if self.method == "POST" and "{" in self.path and serializer is not None:
                 # POST to a subscription updates it like PATCH: a partial body.

@@ -14,10 +14,12 @@ from thorn._state import current_app
 from thorn.conf import event_choices
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
 from thorn.exceptions import SecurityError
+from thorn.utils.hmac import signing_secret
 
 __all__ = [
     "HMAC_SECRET_MAX_LENGTH",
     "HMAC_SECRET_MIN_LENGTH",
+    "SECRET_FIELDS",
     "SubscriberListSerializer",
     "SubscriberSerializer",
     "serializer_for",
@@ -41,6 +43,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     any case and stored in lower case.  A chosen ``hmac_secret`` may have
     1 to 512 characters, kept as sent, but must not be blank.  An owner
     cannot have two subscriptions of the same URL to the same event.
+    ``signing_secret`` (new in 2.0) is the same secret in the Standard
+    Webhooks format (read-only).
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -56,6 +60,10 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         trim_whitespace=False,
     )
     hmac_digest = serializers.CharField(required=False, max_length=64)
+    signing_secret = serializers.SerializerMethodField(
+        help_text="The secret in the Standard Webhooks format: whsec_ and the base64 of "
+        "hmac_secret's UTF-8 bytes, for Standard Webhooks libraries."
+    )
 
     class Meta:
         model = Subscriber
@@ -70,6 +78,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "subscription",
             "hmac_secret",
             "hmac_digest",
+            "signing_secret",
         )
         read_only_fields = ("created_at", "updated_at")
         # DRF's message repeats the input, which JSON cannot always encode
@@ -82,6 +91,10 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
                 }
             }
         }
+
+    def get_signing_secret(self, subscriber: Any) -> str:
+        """``hmac_secret`` in the Standard Webhooks format (``whsec_...``)."""
+        return signing_secret(subscriber.hmac_secret)
 
     def validate_event(self, value: str) -> str:
         """The event must be a pattern, and one of ``THORN_EVENT_CHOICES`` when set."""
@@ -164,11 +177,17 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             )
 
 
+#: The fields that hold the secret, left out of the list.
+SECRET_FIELDS = ("hmac_secret", "signing_secret")
+
+
 class SubscriberListSerializer(SubscriberSerializer):
-    """A subscription in the list of ``GET /hooks/``: without its secret."""
+    """A subscription in the list of ``GET /hooks/``: without its secret (in either form)."""
 
     class Meta(SubscriberSerializer.Meta):
-        fields = tuple(name for name in SubscriberSerializer.Meta.fields if name != "hmac_secret")
+        fields = tuple(
+            name for name in SubscriberSerializer.Meta.fields if name not in SECRET_FIELDS
+        )
 
 
 @functools.cache

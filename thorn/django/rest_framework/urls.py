@@ -1,4 +1,4 @@
-"""URLs of the ``/hooks/`` API: ``webhook:list`` and ``webhook:detail``.
+"""URLs of the ``/hooks/`` API: ``webhook:list``, ``webhook:detail`` and ``webhook:rotate-secret``.
 
 .. code-block:: python
 
@@ -13,7 +13,11 @@ import uuid
 
 from django.urls import path, register_converter
 
-from thorn.django.rest_framework.views import SubscriberDetail, SubscriberList
+from thorn.django.rest_framework.views import (
+    SubscriberDetail,
+    SubscriberList,
+    SubscriberRotateSecret,
+)
 
 app_name = "webhook"
 
@@ -35,4 +39,7 @@ register_converter(SubscriptionIdConverter, "webhook_uuid")
 urlpatterns = [
     path("", SubscriberList.as_view(), name="list"),
     path("<webhook_uuid:uuid>/", SubscriberDetail.as_view(), name="detail"),
+    path(
+        "<webhook_uuid:uuid>/rotate-secret/", SubscriberRotateSecret.as_view(), name="rotate-secret"
+    ),
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "RequestTooLarge",
     "SubscriberDetail",
     "SubscriberList",
+    "SubscriberRotateSecret",
     "permission_classes",
 ]
 
@@ -194,3 +195,24 @@ class SubscriberDetail(SubscriberViewMixin, generics.RetrieveUpdateDestroyAPIVie
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         self.save_locked(serializer)
+
+
+class SubscriberRotateSecret(SubscriberViewMixin, generics.GenericAPIView[Any]):
+    """``POST /hooks/<uuid>/rotate-secret/``: give the subscription a new random secret.
+
+    Answers ``200`` with the subscription, as ``GET /hooks/<uuid>/`` shows
+    it: the new secret as ``hmac_secret`` and as ``signing_secret``.  For
+    ``THORN_SECRET_ROTATION_GRACE`` the old secret still signs deliveries
+    too (see :meth:`~thorn.django.models.Subscriber.rotate_secret`).  As
+    on the other routes, another user's subscription is a 404.
+
+    .. versionadded:: 2.0
+    """
+
+    lookup_field = "uuid"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Rotate the secret; answer with the subscription and its new secret."""
+        subscriber = self.get_object()
+        subscriber.rotate_secret()
+        return Response(self.get_serializer(subscriber).data)

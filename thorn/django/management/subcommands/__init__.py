@@ -10,4 +10,5 @@ from __future__ import annotations
 SUBCOMMANDS: dict[str, str] = {
     "relay": "relay",
     "prune": "prune",
+    "rotate-secret": "rotate_secret",
 }

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0004_thorn_2_0'),
+        ('webhooks', '0005_secret_rotation'),
     ]
 
     operations = [

@@ -1,0 +1,87 @@
+"""``manage.py thorn rotate-secret <uuid>``: give a subscription a new random secret.
+
+.. code-block:: console
+
+    $ python manage.py thorn rotate-secret 2bddb9d1-bf9c-4fb6-9987-5fb076c2e471
+    Rotated the secret of subscription 2bddb9d1-bf9c-4fb6-9987-5fb076c2e471.
+    hmac_secret: ...
+    signing_secret: whsec_...
+    The previous secret also signs deliveries until 2026-05-02T12:00:00+00:00.
+
+``--json`` prints the same as one JSON object; ``--grace SECONDS`` overrides
+``THORN_SECRET_ROTATION_GRACE`` (``--grace 0`` for a secret that leaked).
+
+.. versionadded:: 2.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from thorn._state import current_app
+from thorn.django.management.subcommands import base
+from thorn.utils.hmac import signing_secret
+
+__all__ = ["Subcommand"]
+
+
+def _seconds(value: str) -> timedelta:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds of at least 0: {value!r}")
+    return timedelta(seconds=seconds)
+
+
+class Subcommand(base.Subcommand):
+    """Rotate the secret of one subscription, as ``POST /hooks/<uuid>/rotate-secret/`` does."""
+
+    help = "Give a subscription a new random secret; the old one signs during a grace period."
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("uuid", help="The subscription's uuid (Hook-Subscription).")
+        parser.add_argument(
+            "--grace",
+            type=_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="How long the old secret keeps signing (default: THORN_SECRET_ROTATION_GRACE).",
+        )
+        parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+
+    def handle(self, **options: Any) -> None:
+        try:
+            ident = uuid.UUID(options["uuid"])
+        except ValueError:
+            raise CommandError(f"Not a subscription uuid: {options['uuid']!r}") from None
+        model = current_app().env.Subscriber  # type: ignore[attr-defined]
+        subscriber = model._default_manager.filter(uuid=ident).first()
+        if subscriber is None:
+            raise CommandError(f"No subscription {ident}.")
+        secret = subscriber.rotate_secret(grace=options["grace"])
+        expires = getattr(subscriber, "previous_hmac_secret_expires", None)
+        result = {
+            "uuid": str(ident),
+            "hmac_secret": secret,
+            "signing_secret": signing_secret(secret),
+            "previous_secret_expires": expires.isoformat() if expires else None,
+        }
+        if options["json"]:
+            self.write_json(result)
+            return
+        self.write(f"Rotated the secret of subscription {ident}.")
+        self.write(f"hmac_secret: {secret}")
+        self.write(f"signing_secret: {result['signing_secret']}")
+        if expires is None:
+            self.write("The previous secret no longer signs deliveries.")
+        else:
+            self.write(f"The previous secret also signs deliveries until {expires.isoformat()}.")
