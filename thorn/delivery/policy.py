@@ -54,7 +54,7 @@ class RetryPolicy:
     retry: bool = True
     #: Seconds to wait after each failed attempt; as many retries as delays.
     schedule: tuple[float, ...] = STANDARD_RETRY_SCHEDULE
-    #: Each delay is spread by up to this fraction either way (0.2: ±20 %).
+    #: The fraction by which each delay is spread either way (0.2 is ±20 %).
     jitter: float = 0.2
 
     @classmethod
