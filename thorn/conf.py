@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "THORN_EVENT_CHOICES": (),
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
+    "THORN_INDEX_MAX_AGE": 60.0,
     "THORN_MAX_RESPONSE_SIZE": DEFAULT_MAX_RESPONSE_SIZE,
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_PUBLISH_TIMEOUT": 2.0,
@@ -249,6 +250,11 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_HMAC_SIGNER": SettingCheck(
         "thorn.E004", "a signing function or its import path", _is_path_or(callable)
+    ),
+    "THORN_INDEX_MAX_AGE": SettingCheck(
+        "thorn.E035",
+        "a number of seconds of at least 0 (0 turns the index off)",
+        _is_seconds(0, inclusive=True),
     ),
     "THORN_MAX_RESPONSE_SIZE": SettingCheck(
         "thorn.E009", "an integer of at least 0 (bytes)", _is_int(0)

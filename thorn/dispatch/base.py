@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from thorn._state import app_or_default
 from thorn.delivery.plan import plan_deliveries
 from thorn.delivery.policy import judge
-from thorn.generic.subscriber import subscribers_for_event
+from thorn.generic.subscriber import event_matches, subscribers_for_event
 from thorn.messages import Message, Options
 from thorn.store import Result
 from thorn.utils.log import get_logger
@@ -208,6 +208,20 @@ class Dispatcher:
         """Send one batch of :meth:`batches`."""
         for message in batch:
             self.hand_over(message)
+
+    def may_receive(self, event: str, extra_subscribers: Any = None) -> bool:
+        """False when nobody can receive ``event``: answered without a query.
+
+        True when the event has its own subscribers, when a static
+        subscriber's pattern matches, or when the subscription index has a
+        matching subscription (of any owner).
+        """
+        if extra_subscribers:
+            return True
+        static = self.app.settings.raw("THORN_SUBSCRIBERS")
+        if static and any(event_matches(pattern, event) for pattern in static):
+            return True
+        return self.app.env.may_receive(event)
 
     def subscribers_for_event(
         self,

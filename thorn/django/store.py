@@ -24,6 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from thorn.django.index import subscriptions_changed
 from thorn.django.models.records import (
     ACTIVE,
     AttemptRecord,
@@ -298,6 +299,8 @@ class DjangoStore(Store):
             subscribers.filter(uuid__in=failing, failing_since__isnull=True).update(
                 failing_since=now
             )
+        if recovered or failing:
+            subscriptions_changed(self.subscriber_model, self.db)
         for subscription, reason in disabled.items():
             self.disable(subscription, reason, now)
 
@@ -309,6 +312,7 @@ class DjangoStore(Store):
             is_active=False, disabled_reason=reason[:255], disabled_at=now
         )
         if changed:
+            subscriptions_changed(self.subscriber_model, self.db)
             logger.warning("Disabled subscription %s: %s", subscription, reason)
             self._cancel(
                 DeliveryRecord.objects.using(self.db).filter(

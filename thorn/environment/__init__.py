@@ -46,6 +46,10 @@ class Environment:
         """Return stored subscribers matching ``event`` (and ``sender``; only ``uuids``)."""
         return ()
 
+    def may_receive(self, event: str) -> bool:
+        """False when no stored subscription can receive ``event`` (none are stored, here)."""
+        return False
+
     @property
     def signals(self) -> Any:
         """The module of signal dispatchers (``dispatches_on_*`` of model events)."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Collection, Iterable
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
+from thorn.conf import Settings
 from thorn.environment import Environment
 from thorn.utils.imports import import_string
 
 if TYPE_CHECKING:
-    from thorn.conf import Settings
     from thorn.generic.models import AbstractSubscriber
     from thorn.store import Store
 
@@ -62,23 +62,42 @@ class DjangoEnv(Environment):
     ) -> Iterable[AbstractSubscriber]:
         """Return the subscriptions stored in the database that match ``event``.
 
-        With ``uuids``, only those subscriptions are read (the worker loading
-        the subscribers of one chunk).  Empty when neither the
+        Answered by the subscription index (:mod:`thorn.django.index`).
+        With ``uuids``, only those subscriptions are returned (the worker
+        loading the subscribers of one chunk).  Empty when neither the
         ``thorn.django`` app is installed nor ``THORN_SUBSCRIBER_MODEL`` is set.
         """
-        from django.apps import apps
+        index = self._index()
+        if index is None:
+            return ()
+        subscribers = index.subscribers(event, sender)
+        if uuids is not None:
+            return [s for s in subscribers if str(s.uuid) in uuids]
+        found: Iterable[AbstractSubscriber] = subscribers
+        return found
 
-        from thorn.django.managers import matching
+    def may_receive(self, event: str) -> bool:
+        """False when no stored subscription matches ``event`` (no query: see the index)."""
+        index = self._index()
+        return index is not None and index.may_receive(event)
+
+    def _index(self) -> Any:
+        """The subscription index of the subscriber model (:mod:`thorn.django.index`)."""
+        from django.apps import apps
 
         custom = getattr(self.config, "THORN_SUBSCRIBER_MODEL", None)
         if not custom and not apps.is_installed("thorn.django"):
-            return ()
-        # The dispatcher orders deliveries by host: no ORDER BY needed.
-        subscribers = matching(self.Subscriber, event, sender).order_by()
-        if uuids is not None:
-            subscribers = subscribers.filter(uuid__in=list(uuids))
-        found: Iterable[AbstractSubscriber] = subscribers
-        return found
+            return None
+        from thorn.django.index import index_of
+
+        return index_of(self.Subscriber, self._index_max_age)
+
+    def _index_max_age(self) -> float:
+        return float(self._settings.THORN_INDEX_MAX_AGE)
+
+    @cached_property
+    def _settings(self) -> Settings:
+        return Settings(self.config)
 
     @property
     def signals(self) -> Any:

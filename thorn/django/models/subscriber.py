@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from thorn._state import current_app
 from thorn.conf import MIME_JSON, MIME_URLFORM, event_choices
+from thorn.django.index import subscriptions_changed
 from thorn.django.managers import SubscriberManager
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import is_event_pattern
@@ -240,6 +241,7 @@ class Subscriber(models.Model, SubscriberModelMixin):
                 "updated_at",
             ]
         )
+        subscriptions_changed(type(self), self._state.db)
         return secret
 
     def clean_fields(self, exclude: Any = None) -> None:
