@@ -28,8 +28,7 @@ from celery import Task, shared_task, signals
 
 from thorn._state import current_app
 from thorn.buffer import send_each
-from thorn.delivery.policy import judge
-from thorn.delivery.run import attempt_all
+from thorn.delivery.policy import Verdict
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
 from thorn.generic.models import AbstractSubscriber
 from thorn.generic.subscriber import subscribers_for_event
@@ -128,24 +127,25 @@ class WorkerDispatcher(BaseDispatcher):
         return requests
 
     def deliver(self, requests: Sequence[Request]) -> list[Result]:
-        """Attempt the requests still held (concurrently, one lane per host); record them.
+        """Attempt the requests whose lease still holds (see the base class); record them."""
+        kept = {d.id for d in self.app.store.take([request.delivery for request in requests])}
+        return super().deliver([request for request in requests if request.delivery.id in kept])
 
-        A retry due within ``THORN_DELIVERY_LEASE`` is this executor's
-        (``scheduled``: a countdown task, see :func:`dispatch_requests`);
-        a later one is the relay's.
+    @property
+    def makes_retries(self) -> bool:
+        """Always: countdown tasks, and the relay for later retries."""
+        return True
+
+    def schedules(self, verdict: Verdict) -> bool:
+        """A retry due within ``THORN_DELIVERY_LEASE`` is a countdown task of the worker.
+
+        (See :func:`dispatch_requests`.)  A later one is the relay's, unless
+        there are no records to relay from.
         """
-        store = self.app.store
-        kept = {delivery.id for delivery in store.take([request.delivery for request in requests])}
-        requests = [request for request in requests if request.delivery.id in kept]
-        outcomes = attempt_all(requests, self.app.transport)
+        if verdict.retry_in is None:
+            return False
         lease = float(self.app.settings.THORN_DELIVERY_LEASE)
-        results = []
-        for request, outcome in zip(requests, outcomes, strict=True):
-            verdict = judge(request, outcome, can_retry=True)
-            soon = verdict.retry_in is not None and (not store.durable or verdict.retry_in <= lease)
-            results.append(Result(request, outcome, verdict, scheduled=soon))
-        store.record(results)
-        return results
+        return not self.app.store.durable or verdict.retry_in <= lease
 
 
 def _worker_dispatcher() -> WorkerDispatcher:

@@ -26,17 +26,21 @@ It stays fresh this way:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from contextlib import suppress
 from time import monotonic
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
+from django.core.signals import setting_changed
 from django.db import models, router, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import pk_of
 from thorn.generic.subscriber import event_patterns
+from thorn.utils.imports import import_string
 from thorn.utils.log import get_logger
 
 __all__ = [
@@ -87,6 +91,7 @@ def index_of(model: type[models.Model], max_age: Callable[[], float]) -> Subscri
     """This process's index of ``model``'s subscriptions."""
     index = _indexes.get(model)
     if index is None:
+        follow(model)  # a THORN_SUBSCRIBER_MODEL that is no AbstractSubscriber
         with _indexes_lock:
             index = _indexes.setdefault(model, SubscriptionIndex(model, max_age))
     return index
@@ -153,21 +158,24 @@ class SubscriptionIndex:
         self._loaded_at = float("-inf")
         self._patterns: frozenset[str] = frozenset()
         self._rows: dict[str, tuple[Any, ...]] = {}
+        #: ``may_receive`` answers, by event, for these patterns.
+        self._answers: dict[str, bool] = {}
         #: Changes of this process that are not committed yet: while there
         #: are some, subscriptions are read from the database.
         self._uncommitted: list[_Change] = []
 
     # -- lookups
 
-    def subscribers(self, event: str, sender: Any = None) -> list[Any]:
-        """The active subscriptions that receive ``event`` sent by ``sender``.
+    def subscribers(
+        self, event: str, sender: Any = None, uuids: Collection[str] | None = None
+    ) -> list[Any]:
+        """The active subscriptions that receive ``event`` sent by ``sender`` (of ``uuids``).
 
         Subscriptions without an owner receive every event; owned ones
         receive events without a sender and events of their owner.
         """
-        if self._bypassed():
-            return list(self._query_event(event, sender))
-        self._refresh()
+        if not self._fresh():
+            return list(self._query_event(event, sender, uuids))
         owner = pk_of(sender)
         found: list[Any] = []
         for pattern in event_patterns(event):
@@ -176,15 +184,24 @@ class SubscriptionIndex:
             rows = self._rows.get(pattern)
             if rows is None:
                 rows = self._load(pattern)
-            found.extend(row for row in rows if sender is None or row.user_id in (None, owner))
+            found.extend(
+                row
+                for row in rows
+                if (sender is None or row.user_id in (None, owner))
+                and (uuids is None or str(row.uuid) in uuids)
+            )
         return found
 
     def may_receive(self, event: str) -> bool:
         """True unless no active subscription matches ``event`` (whoever sends it)."""
-        if self._bypassed():
+        if not self._fresh():
             return True
-        self._refresh()
-        return any(pattern in self._patterns for pattern in event_patterns(event))
+        answer = self._answers.get(event)
+        if answer is None:
+            patterns = self._patterns
+            answer = any(pattern in patterns for pattern in event_patterns(event))
+            self._answers[event] = answer
+        return answer
 
     # -- freshness
 
@@ -216,6 +233,15 @@ class SubscriptionIndex:
             self._version = _STALE
             self._checked_at = float("-inf")
 
+    def _fresh(self) -> bool:
+        """True when the index can answer: it is on, and checked within the last second."""
+        if not self._uncommitted and monotonic() - self._checked_at < CHECK_EVERY:
+            return True
+        if self._bypassed():
+            return False
+        self._refresh()
+        return True
+
     def _bypassed(self) -> bool:
         """True while uncommitted changes of this process exist, or the index is off."""
         if self.max_age() <= 0:
@@ -241,6 +267,7 @@ class SubscriptionIndex:
             if version != self._version or now - self._loaded_at >= self.max_age():
                 self._patterns = self._query_patterns()
                 self._rows = {}
+                self._answers = {}
                 self._version = version
                 self._loaded_at = now
             self._checked_at = now
@@ -259,10 +286,11 @@ class SubscriptionIndex:
         self._rows[pattern] = rows
         return rows
 
-    def _query_event(self, event: str, sender: Any) -> Any:
+    def _query_event(self, event: str, sender: Any, uuids: Collection[str] | None) -> Any:
         from thorn.django.managers import matching
 
-        return matching(self.model, event, sender).order_by()
+        queryset = matching(self.model, event, sender).order_by()
+        return queryset if uuids is None else queryset.filter(uuid__in=list(uuids))
 
 
 class _Change:
@@ -276,15 +304,21 @@ class _Change:
 
 
 def reset_indexes(**kwargs: Any) -> None:
-    """Read every index again at its next lookup (after ``flush`` or ``migrate``)."""
+    """Read every index again at its next lookup (after ``flush``, ``migrate``, a new setting)."""
     for index in list(_indexes.values()):
         index.reset()
 
 
 def _on_change(sender: type[models.Model], using: str | None = None, **kwargs: Any) -> None:
     """``post_save``/``post_delete`` of a subscription model."""
-    if sender in _indexes or _is_subscription_model(sender):
-        subscriptions_changed(sender, using)
+    subscriptions_changed(sender, using)
+
+
+def follow(model: type[models.Model]) -> None:
+    """Tell every process when a ``model`` subscription is saved or deleted."""
+    uid = f"thorn.index.{model._meta.label}"
+    models.signals.post_save.connect(_on_change, sender=model, dispatch_uid=uid)
+    models.signals.post_delete.connect(_on_change, sender=model, dispatch_uid=uid)
 
 
 def _is_subscription_model(model: type[models.Model]) -> bool:
@@ -294,8 +328,24 @@ def _is_subscription_model(model: type[models.Model]) -> bool:
 
 
 def connect() -> None:
-    """Follow the changes to subscriptions (done by the app's ``ready()``)."""
-    models.signals.post_save.connect(_on_change, dispatch_uid="thorn.index.save")
-    models.signals.post_delete.connect(_on_change, dispatch_uid="thorn.index.delete")
+    """Follow the changes to subscriptions (done by the app's ``ready()``).
+
+    Only the saves and deletes of subscription models are followed: the
+    other models' saves cost nothing more.
+    """
+    from django.apps import apps
+    from django.conf import settings
+
+    for model in apps.get_models():
+        if _is_subscription_model(model):
+            follow(model)
+    configured = getattr(settings, "THORN_SUBSCRIBER_MODEL", None)
+    if configured:
+        with suppress(ImproperlyConfigured):  # reported by the checks (thorn.E003)
+            model = import_string(configured, "THORN_SUBSCRIBER_MODEL")
+            if isinstance(model, type) and issubclass(model, models.Model):
+                follow(model)
     # flush (between TransactionTestCase tests) and migrate emit post_migrate.
     models.signals.post_migrate.connect(reset_indexes, dispatch_uid="thorn.index.reset")
+    # THORN_INDEX_MAX_AGE = 0 (override_settings in tests) turns it off at once.
+    setting_changed.connect(reset_indexes, dispatch_uid="thorn.index.settings")

@@ -78,9 +78,12 @@ class _dispatch_on_save(signal_dispatcher):
         using: Any = None,
         **kwargs: Any,
     ) -> None:
+        # Most saves are turned away here, at the cost of one call.
+        if not self.should_dispatch(instance, raw=raw, created=created):
+            return
         fetched = self.use_transitions and not created
         previous = instance.__dict__.get(PREVIOUS_VERSION) if fetched else None
-        self(instance, raw=raw, created=created, using=using, previous=previous)
+        self.send(instance, raw=raw, created=created, using=using, previous=previous)
 
 
 class dispatch_on_create(_dispatch_on_save):

@@ -69,6 +69,15 @@ class Environment:
         """Tell whether code runs inside a transaction of database ``using`` (never, here)."""
         return False
 
+    def make_settings(self) -> Settings:
+        """The ``THORN_*`` settings of :attr:`config`, read live."""
+        from thorn.conf import Settings
+
+        return Settings(self.config)
+
+    def release_connections(self) -> None:
+        """Let go of this thread's database connections after a background job (none, here)."""
+
     def make_store(self, settings: Settings) -> Store:
         """The :class:`~thorn.store.Store` of an app with these settings: one that keeps nothing."""
         return Store()
