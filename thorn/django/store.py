@@ -21,7 +21,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from thorn.django.models.records import (
@@ -32,13 +32,13 @@ from thorn.django.models.records import (
     State,
 )
 from thorn.messages import Delivery, Message, decode_message, encode_message
-from thorn.store import DueDelivery, Result, Store
+from thorn.store import Backlog, DueDelivery, Recovered, Result, Store
 from thorn.utils.log import get_logger
 
 if TYPE_CHECKING:
     from thorn.conf import Settings
 
-__all__ = ["DjangoStore", "new_lease"]
+__all__ = ["RECOVERABLE", "DjangoStore", "new_lease"]
 
 logger = get_logger(__name__)
 
@@ -60,6 +60,19 @@ _OUTCOME_FIELDS = [
 def new_lease() -> str:
     """A new lease token."""
     return uuid.uuid4().hex
+
+
+#: States of a delivery that recovery makes due again.
+RECOVERABLE = (State.FAILED, State.CANCELLED)
+
+
+def _due_again(now: datetime) -> dict[str, Any]:
+    """The fields of a delivery made due at ``now`` (redelivered or recovered)."""
+    return {
+        "state": Case(When(attempts=0, then=Value(State.PENDING)), default=Value(State.RETRYING)),
+        "next_attempt_at": now,
+        "completed_at": None,
+    }
 
 
 def _free(now: datetime) -> Q:
@@ -374,6 +387,11 @@ class DjangoStore(Store):
             records.filter(due, id__in=ids).update(
                 lease=lease, locked_until=now + self._lease_period()
             )
+        return self._taken(ids, lease)
+
+    def _taken(self, ids: Sequence[Any], lease: str) -> list[DueDelivery]:
+        """The deliveries of ``ids`` held under ``lease``, with their messages (soonest first)."""
+        records = DeliveryRecord.objects.using(self.db)
         rows = records.filter(id__in=ids, lease=lease).select_related("message")
         messages: dict[Any, Message] = {}
         taken = []
@@ -385,6 +403,60 @@ class DjangoStore(Store):
                 DueDelivery(message, str(row.id), str(row.subscription), row.attempts + 1, lease)
             )
         return taken
+
+    def backlog(self) -> Backlog:
+        """Count what the relay would take now: two ``COUNT`` queries on partial indexes."""
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=float(self.settings.THORN_RELAY_AFTER))
+        messages = MessageRecord.objects.using(self.db).filter(
+            Q(planned_at__isnull=True, created_at__lte=cutoff)
+            & (Q(relayed_at__isnull=True) | Q(relayed_at__lte=cutoff))
+        )
+        deliveries = DeliveryRecord.objects.using(self.db).filter(
+            Q(state__in=ACTIVE, next_attempt_at__lte=now) & _free(now)
+        )
+        return Backlog(messages=messages.count(), deliveries=deliveries.count())
+
+    # -- redelivery and recovery
+
+    def redeliver(self, ids: Sequence[str]) -> list[DueDelivery]:
+        """Make deliveries ``ids`` due now and take them under a new lease.
+
+        Their state becomes ``retrying`` (``pending`` if never attempted)
+        until the attempt is recorded; the lease keeps the relay off them
+        while the caller hands them over, and gives them to the relay if it
+        never does.
+        """
+        now = timezone.now()
+        lease = new_lease()
+        takeable = Q(id__in=list(ids)) & (~Q(state__in=ACTIVE) | _free(now))
+        records = DeliveryRecord.objects.using(self.db)
+        with transaction.atomic(using=self.db):
+            taken = list(self._skip_locked(records.filter(takeable)).values_list("id", flat=True))
+            records.filter(takeable, id__in=taken).update(
+                **_due_again(now), lease=lease, locked_until=now + self._lease_period()
+            )
+        return self._taken(taken, lease)
+
+    def recover(self, subscription: Any, since: datetime, limit: int) -> Recovered:
+        """Make the failed and cancelled deliveries of ``subscription`` since ``since`` due now.
+
+        The oldest ``limit`` of them, in one transaction; nobody holds them,
+        so the relay hands them over on its next passes.
+        """
+        now = timezone.now()
+        records = DeliveryRecord.objects.using(self.db)
+        lost = Q(subscription=subscription, state__in=RECOVERABLE, created_at__gte=since)
+        with transaction.atomic(using=self.db):
+            ids = list(
+                self._skip_locked(records.filter(lost).order_by("created_at")).values_list(
+                    "id", flat=True
+                )[: limit + 1]
+            )
+            count = records.filter(lost, id__in=ids[:limit]).update(
+                **_due_again(now), lease="", locked_until=None
+            )
+        return Recovered(count=count, more=len(ids) > limit)
 
     def prune(self, before: datetime, batch: int = 1000) -> int:
         """Delete deliveries (with their attempts) and messages made before ``before``.
