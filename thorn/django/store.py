@@ -24,6 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from thorn.django.delivery_signals import send_outcomes, subscription_disabled
 from thorn.django.models.records import (
     ACTIVE,
     AttemptRecord,
@@ -37,6 +38,7 @@ from thorn.utils.log import get_logger
 
 if TYPE_CHECKING:
     from thorn.conf import Settings
+    from thorn.outcome import Outcome
 
 __all__ = ["RECOVERABLE", "DjangoStore", "new_lease"]
 
@@ -204,7 +206,13 @@ class DjangoStore(Store):
         return [d for d in deliveries if d.id in kept]
 
     def record(self, results: Sequence[Result]) -> None:
-        """Record the attempts and the new state of each delivery, then the health of endpoints."""
+        """Record the attempts and the new state of each delivery, then the health of endpoints.
+
+        Each outcome is sent as a ``delivery_*`` signal once it is recorded
+        (see :mod:`thorn.django.delivery_signals`), before the health of
+        its endpoint is: a ``410 Gone`` sends ``delivery_failed``, then
+        ``subscription_disabled``.
+        """
         now = timezone.now()
         recorded = [
             result
@@ -227,6 +235,7 @@ class DjangoStore(Store):
                 AttemptRecord.objects.using(self.db).bulk_create(
                     [self._attempt_row(result, now) for result in recorded]
                 )
+        send_outcomes(results)
         if self.tracks_health:
             self._record_health(results, now)
 
@@ -286,7 +295,8 @@ class DjangoStore(Store):
     def _record_health(self, results: Iterable[Result], now: datetime) -> None:
         """Clear, start or act on ``failing_since``; disable gone or long-failing endpoints."""
         disable_after = timedelta(seconds=float(self.settings.THORN_DISABLE_AFTER))
-        recovered, failing, disabled = set(), set(), {}
+        recovered, failing = set(), set()
+        disabled: dict[Any, tuple[str, Outcome]] = {}
         for result in results:
             subscriber = result.request.subscriber
             if not isinstance(subscriber, self.subscriber_model):
@@ -296,13 +306,14 @@ class DjangoStore(Store):
                 if since is not None:
                     recovered.add(subscriber.uuid)
             elif result.outcome.gone:
-                disabled[subscriber.uuid] = "the URL answered 410 Gone"
+                disabled[subscriber.uuid] = ("the URL answered 410 Gone", result.outcome)
             elif since is None:
                 failing.add(subscriber.uuid)
             elif now - since >= disable_after:
                 disabled[subscriber.uuid] = (
                     f"every delivery failed since {since:%Y-%m-%d %H:%M} UTC "
-                    f"(THORN_DISABLE_AFTER is {disable_after})"
+                    f"(THORN_DISABLE_AFTER is {disable_after})",
+                    result.outcome,
                 )
         subscribers = self.subscriber_model._default_manager.using(self.db)
         if recovered:
@@ -311,11 +322,22 @@ class DjangoStore(Store):
             subscribers.filter(uuid__in=failing, failing_since__isnull=True).update(
                 failing_since=now
             )
-        for subscription, reason in disabled.items():
-            self.disable(subscription, reason, now)
+        for subscription, (reason, outcome) in disabled.items():
+            self.disable(subscription, reason, now, outcome=outcome)
 
-    def disable(self, subscription: Any, reason: str, now: datetime | None = None) -> bool:
-        """Disable a subscription and cancel its pending deliveries; false if it was not active."""
+    def disable(
+        self,
+        subscription: Any,
+        reason: str,
+        now: datetime | None = None,
+        *,
+        outcome: Outcome | None = None,
+    ) -> bool:
+        """Disable a subscription and cancel its pending deliveries; false if it was not active.
+
+        Sends :data:`~thorn.django.delivery_signals.subscription_disabled`
+        with the ``outcome`` that disabled it.
+        """
         now = now or timezone.now()
         subscribers = self.subscriber_model._default_manager.using(self.db)
         changed = subscribers.filter(uuid=subscription, is_active=True).update(
@@ -330,6 +352,14 @@ class DjangoStore(Store):
                 f"the subscription was disabled: {reason}",
                 now,
             )
+            instance = subscribers.filter(uuid=subscription).first()
+            if instance is not None:
+                subscription_disabled.send_robust(
+                    type(instance),
+                    subscription=instance,
+                    reason=instance.disabled_reason,
+                    outcome=outcome,
+                )
         return bool(changed)
 
     def _cancel(self, deliveries: QuerySet[Any], reason: str, now: datetime) -> int:
