@@ -52,25 +52,27 @@ __all__ = [
     "subscription_enabled",
 ]
 
-#: A delivery succeeded (the receiver answered 2xx).  Arguments: ``delivery``
-#: (the :class:`~thorn.messages.Delivery`: its ``id`` is ``Hook-Delivery``,
-#: ``attempt`` the number of this attempt, ``subscriber`` the subscription),
-#: ``request`` (the :class:`~thorn.request.Request`, as callbacks see it) and
-#: ``outcome`` (the :class:`~thorn.outcome.Outcome`: status, latency).
+#: Sent when a delivery succeeded (the receiver answered 2xx), with
+#: ``delivery`` (the :class:`~thorn.messages.Delivery`; its ``id`` is
+#: ``Hook-Delivery``, ``attempt`` the number of this attempt, ``subscriber``
+#: the subscription), ``request`` (the :class:`~thorn.request.Request`, as
+#: callbacks see it) and ``outcome`` (the :class:`~thorn.outcome.Outcome`,
+#: with the status and the latency).
 delivery_succeeded = Signal()
-#: A delivery failed for good: its last attempt failed and it is not retried
-#: (the retries ran out, or the failure cannot get better).  Arguments as
-#: :data:`delivery_succeeded`; ``outcome.error`` says why.
+#: Sent when a delivery failed for good, its last attempt failed and it is
+#: not retried (the retries ran out, or the failure cannot get better), with
+#: the arguments of :data:`delivery_succeeded`; ``outcome.error`` says why.
 delivery_failed = Signal()
-#: An attempt failed and the delivery is attempted again later.  Arguments as
-#: :data:`delivery_succeeded`, and ``retry_in``: seconds until the next attempt.
+#: Sent when an attempt failed and the delivery is attempted again later,
+#: with the arguments of :data:`delivery_succeeded` and ``retry_in``, the
+#: seconds until the next attempt.
 delivery_retry_scheduled = Signal()
-#: A subscription was disabled.  Arguments: ``subscription`` (the subscriber
-#: instance, as saved), ``reason`` (its ``disabled_reason``) and ``outcome``
-#: (the :class:`~thorn.outcome.Outcome` that made thorn disable it, or
-#: ``None`` when it was disabled by hand).
+#: Sent when a subscription was disabled, with ``subscription`` (the
+#: subscriber instance, as saved), ``reason`` (its ``disabled_reason``) and
+#: ``outcome`` (the :class:`~thorn.outcome.Outcome` that made thorn disable
+#: it, or ``None`` when it was disabled by hand).
 subscription_disabled = Signal()
-#: A disabled subscription was enabled again.  Argument: ``subscription``.
+#: Sent when a disabled subscription was enabled again, with ``subscription``.
 subscription_enabled = Signal()
 
 

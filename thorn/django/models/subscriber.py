@@ -175,10 +175,11 @@ class Subscriber(models.Model, SubscriberModelMixin):
 
         A subscription made active again forgets why and since when it was
         disabled, and that it was failing: it starts afresh, and
-        :data:`~thorn.signals.subscription_enabled` is sent.  One saved
+        :data:`~thorn.django.delivery_signals.subscription_enabled` is sent.  One saved
         inactive by hand is stamped with when (and, unless given, why:
-        "disabled by hand"), and :data:`~thorn.signals.subscription_disabled`
-        is sent (with ``outcome=None``).
+        "disabled by hand"), and
+        :data:`~thorn.django.delivery_signals.subscription_disabled` is sent
+        (with ``outcome=None``).
 
         .. versionchanged:: 2.0
             The health fields, and the signals.
