@@ -63,7 +63,7 @@ class Recovered:
 
     #: Deliveries made due again.
     count: int = 0
-    #: More deliveries matched than the limit: call again for the rest.
+    #: True when more deliveries matched than the limit (call again for the rest).
     more: bool = False
 
 

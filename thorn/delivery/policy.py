@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from thorn import instrument
 from thorn.conf import STANDARD_RETRY_SCHEDULE
 from thorn.utils.log import get_logger
 from thorn.utils.redact import redact_text, redact_url
@@ -127,7 +128,9 @@ class Verdict:
 def judge(request: Request, outcome: Outcome, *, can_retry: bool) -> Verdict:
     """Log ``outcome``, call the callbacks if the delivery is over, and decide on a retry.
 
-    A callback that raises is logged: it never stops other deliveries.
+    The outcome is also counted by the metrics, when they are installed
+    (:func:`thorn.instrument.judged`).  A callback that raises is logged:
+    it never stops other deliveries.
 
     Arguments:
         request: The delivery, as the callbacks see it.
@@ -142,6 +145,7 @@ def judge(request: Request, outcome: Outcome, *, can_retry: bool) -> Verdict:
     else:
         verdict = Verdict()
     _log(request, outcome, verdict)
+    instrument.judged(request, outcome, verdict)
     if verdict.retrying:
         return verdict
     if outcome.ok:

@@ -8,6 +8,7 @@ from itertools import groupby
 from time import monotonic
 from typing import TYPE_CHECKING
 
+from thorn import instrument
 from thorn.delivery.plan import urlident
 from thorn.exceptions import DeliveryError, ThornError
 from thorn.outcome import Outcome
@@ -32,6 +33,7 @@ def attempt(request: Request, transport: BaseTransport) -> Outcome:
     error names the request (``exc.request``), for the callbacks.
     """
     started = monotonic()
+    span = instrument.attempt_started(request)
     try:
         outcome = transport.send(request.http_request())
     except ThornError as exc:  # the body cannot be encoded for this subscriber
@@ -44,6 +46,7 @@ def attempt(request: Request, transport: BaseTransport) -> Outcome:
         outcome.error.request = request
     request.outcome = outcome
     request.response = outcome.response
+    instrument.attempt_ended(span, outcome)
     return outcome
 
 

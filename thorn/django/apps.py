@@ -19,6 +19,8 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
+        from thorn import instrument
         from thorn.django import checks
 
         checks.register()
+        instrument.setup()

@@ -24,6 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from thorn import instrument
 from thorn.django.delivery_signals import send_outcomes, subscription_disabled
 from thorn.django.models.records import (
     ACTIVE,
@@ -352,6 +353,8 @@ class DjangoStore(Store):
                 f"the subscription was disabled: {reason}",
                 now,
             )
+            cause = "manual" if outcome is None else "gone" if outcome.gone else "failing"
+            instrument.subscription_disabled(cause)
             instance = subscribers.filter(uuid=subscription).first()
             if instance is not None:
                 subscription_disabled.send_robust(
