@@ -127,7 +127,8 @@ def _rebuild(app: Thorn, due: list[DueDelivery]) -> tuple[list[Request], list[st
             if delivery is None:
                 gone.append(item.id)
                 continue
-            delivery = replace(delivery, attempt=item.attempt, lease=item.lease)
+            # The record's id is the delivery's, whatever made it.
+            delivery = replace(delivery, id=item.id, attempt=item.attempt, lease=item.lease)
             requests.append(app.request_class.for_delivery(delivery, app))
     return requests, gone
 
