@@ -16,32 +16,25 @@ them.  ``--json`` prints the counts as JSON.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from thorn._state import current_app
 from thorn.django.management.subcommands import base
+from thorn.django.utils import parse_time
 from thorn.recovery import RECOVER_LIMIT, recover
 
 __all__ = ["Subcommand", "parse_since"]
 
 
 def parse_since(value: str) -> datetime:
-    """An ISO 8601 date or date and time, made aware in the current time zone if naive."""
+    """``--since``: see :func:`thorn.django.utils.parse_time`."""
     try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            moment = None if day is None else datetime.combine(day, time())
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {value!r}")
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+        return parse_time(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class Subcommand(base.Subcommand):
