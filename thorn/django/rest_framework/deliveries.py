@@ -48,6 +48,7 @@ __all__ = [
     "HandOverResponse",
     "RecoverSerializer",
     "SubscriberRecover",
+    "SubscriptionScoped",
 ]
 
 logger = get_logger(__name__)
