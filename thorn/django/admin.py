@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from thorn._state import current_app
 from thorn.conf import event_choices
-from thorn.django.health import last_deliveries
+from thorn.django.health import ATTEMPT_FIELDS, last_deliveries
 from thorn.django.models import AttemptRecord, DeliveryRecord, Subscriber
 from thorn.django.utils import parse_time
 from thorn.recovery import recover, redeliver
@@ -212,22 +212,19 @@ class SubscriptionFilter(admin.SimpleListFilter):
         return filtered
 
 
+#: An attempt's fields in the admin: the response body as ``response_excerpt``, escaped.
+_SHOWN_ATTEMPT_FIELDS = tuple(
+    "response_excerpt" if name == "response_body" else name for name in ATTEMPT_FIELDS
+)
+
+
 class AttemptInline(_AttemptInline):
     """The attempts of a delivery, oldest first, read-only; the response excerpt as text."""
 
     model = AttemptRecord
     extra = 0
     can_delete = False
-    fields = (
-        "number",
-        "started_at",
-        "duration",
-        "status_code",
-        "error_class",
-        "error",
-        "response_headers",
-        "response_excerpt",
-    )
+    fields = _SHOWN_ATTEMPT_FIELDS
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

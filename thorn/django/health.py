@@ -14,7 +14,20 @@ from django.db.models import OuterRef, Subquery
 from thorn.django.models.records import DeliveryRecord
 from thorn.django.models.subscriber import HEALTH_FIELDS
 
-__all__ = ["has_health", "last_deliveries"]
+__all__ = ["ATTEMPT_FIELDS", "has_health", "last_deliveries"]
+
+#: What the API and the admin show of an attempt (the admin shows the response
+#: body escaped, as ``response_excerpt``).
+ATTEMPT_FIELDS = (
+    "number",
+    "started_at",
+    "duration",
+    "status_code",
+    "error_class",
+    "error",
+    "response_headers",
+    "response_body",
+)
 
 
 def has_health(model: type[models.Model]) -> bool:

@@ -21,13 +21,6 @@ SCRIPT = b"<script>alert('owned')</script>"
 
 
 @pytest.fixture
-def admin(client: Client, django_user_model: Any) -> Client:
-    user = django_user_model.objects.create_superuser("root", "root@example.com", None)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def viewer(django_user_model: Any) -> Client:
     """Staff who may view deliveries and subscriptions, and change nothing."""
     user = django_user_model.objects.create_user("viewer", is_staff=True)

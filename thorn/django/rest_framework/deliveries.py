@@ -31,6 +31,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from thorn._state import current_app
+from thorn.django.health import ATTEMPT_FIELDS
 from thorn.django.models import AttemptRecord, DeliveryRecord, State
 from thorn.django.rest_framework.views import SubscriberViewMixin
 from thorn.recovery import RECOVER_LIMIT, recover, redeliver
@@ -66,16 +67,7 @@ class AttemptSerializer(serializers.ModelSerializer[AttemptRecord]):
 
     class Meta:
         model = AttemptRecord
-        fields = (
-            "number",
-            "started_at",
-            "duration",
-            "status_code",
-            "error_class",
-            "error",
-            "response_headers",
-            "response_body",
-        )
+        fields = ATTEMPT_FIELDS
         read_only_fields = fields
 
 
