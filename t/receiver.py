@@ -63,6 +63,9 @@ class Receiver(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of new connections
+    # would wait for SYN retransmits (a second).
+    request_queue_size = 128
     allow_reuse_address = True
 
     def __init__(self, host: str = "127.0.0.1", ssl_context: Any = None) -> None:

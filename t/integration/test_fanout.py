@@ -70,24 +70,24 @@ def test_one_silent_host_with_ten_subscribers_takes_one_timeout(
 
 
 def test_one_host_gets_at_most_its_limit_at_once(make_app: Any, receiver: Receiver) -> None:
-    """30 subscribers of one host: at most THORN_MAX_CONNECTIONS_PER_HOST requests at once,
-    each lane over one kept-alive connection, all delivered."""
-    receiver.answer("/slow", Answer(delay=0.1))
+    """12 subscribers of one host, THORN_MAX_CONNECTIONS_PER_HOST = 4: four at once, each
+    lane over one kept-alive connection, all delivered in three rounds."""
+    receiver.answer("/slow", Answer(delay=0.3))
     app = make_app(THORN_MAX_CONNECTIONS_PER_HOST=4)
 
-    took, requests = send(app, [receiver.url(f"/slow?{i}") for i in range(30)], timeout=5)
+    took, requests = send(app, [receiver.url(f"/slow?{i}") for i in range(12)], timeout=5)
 
-    assert 30 == len(receiver.received)
+    assert 12 == len(receiver.received)
     assert all(r.response is not None and r.response.status_code == 200 for r in requests)
     assert 4 == receiver.most_in_flight
     assert 4 == receiver.connections
-    assert took < 30 * 0.1 / 2, f"{took:.2f}s"  # eight rounds of 0.1s, not thirty
+    assert took < 12 * 0.3 / 2, f"{took:.2f}s"  # three rounds of 0.3s, not twelve
 
 
 def test_the_default_limit_is_ten_per_host(make_app: Any, receiver: Receiver) -> None:
-    receiver.answer("/slow", Answer(delay=0.1))
+    receiver.answer("/slow", Answer(delay=0.5))
 
-    send(make_app(), [receiver.url(f"/slow?{i}") for i in range(25)], timeout=5)
+    send(make_app(), [receiver.url(f"/slow?{i}") for i in range(20)], timeout=5)
 
     assert 10 == receiver.most_in_flight
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 from time import monotonic
 from typing import TYPE_CHECKING
 
+from thorn import instrument
 from thorn.delivery.plan import urlident
 from thorn.exceptions import DeliveryError, ThornError
 from thorn.outcome import Outcome
@@ -59,6 +60,7 @@ def attempt(request: Request, transport: BaseTransport, deadline: float | None =
             than its timeout.
     """
     started = monotonic()
+    span = instrument.attempt_started(request)
     try:
         http = request.http_request()
         if deadline is not None:
@@ -74,6 +76,7 @@ def attempt(request: Request, transport: BaseTransport, deadline: float | None =
         outcome.error.request = request
     request.outcome = outcome
     request.response = outcome.response
+    instrument.attempt_ended(span, outcome)
     return outcome
 
 
