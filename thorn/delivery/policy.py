@@ -138,12 +138,12 @@ def judge(request: Request, outcome: Outcome, *, can_retry: bool) -> Verdict:
         can_retry: The dispatcher can make later attempts (the default
             dispatcher cannot).
     """
-    retries = request.delivery.attempt - 1
-    policy = request.retry_policy
-    if can_retry and policy.should_retry(outcome, retries):
-        verdict = Verdict(retry_in=policy.countdown(outcome, retries))
-    else:
-        verdict = Verdict()
+    verdict = Verdict()
+    if can_retry and not outcome.ok:
+        retries = request.delivery.attempt - 1
+        policy = request.retry_policy
+        if policy.should_retry(outcome, retries):
+            verdict = Verdict(retry_in=policy.countdown(outcome, retries))
     _log(request, outcome, verdict)
     instrument.judged(request, outcome, verdict)
     if verdict.retrying:

@@ -25,6 +25,7 @@ from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from thorn import instrument
+from thorn.django.bulk import insert
 from thorn.django.delivery_signals import send_outcomes, subscription_disabled
 from thorn.django.index import subscriptions_changed
 from thorn.django.models.records import (
@@ -136,7 +137,7 @@ class DjangoStore(Store):
         The row is written to thorn's database: the outbox is atomic with a
         change made on that same database.
         """
-        self._message_row(message, timezone.now()).save(using=self.db, force_insert=True)
+        insert(MessageRecord, [self._message_row(message, timezone.now())], using=self.db)
 
     def plan(self, message: Message, deliveries: Sequence[Delivery]) -> list[Delivery]:
         """Record the deliveries of ``message`` (once) and take those not taken yet.
@@ -150,45 +151,51 @@ class DjangoStore(Store):
         now = timezone.now()
         lease = new_lease()
         with transaction.atomic(using=self.db):
-            MessageRecord.objects.using(self.db).bulk_create(
+            insert(
+                MessageRecord,
                 [self._message_row(message, now, planned_at=now)],
-                update_conflicts=True,
-                unique_fields=["id"],
-                update_fields=["planned_at"],
+                using=self.db,
+                on_conflict="update",
+                update=["planned_at"],
             )
             if not self.records_everything:
                 return list(deliveries)  # recorded when they fail
+            locked_until = now + self._lease_period()
             rows = [
-                DeliveryRecord(
-                    id=delivery.id,
-                    message_id=message.id,
-                    subscription=delivery.subscriber.uuid,
-                    event=delivery.event,
-                    url=delivery.subscriber.url,
-                    state=State.PENDING,
-                    next_attempt_at=now,
-                    locked_until=now + self._lease_period(),
-                    lease=lease,
-                    created_at=now,
-                )
+                {
+                    "id": delivery.id,
+                    "message_id": message.id,
+                    "subscription": delivery.subscriber.uuid,
+                    "event": delivery.event,
+                    "url": delivery.subscriber.url,
+                    "state": State.PENDING,
+                    "next_attempt_at": now,
+                    "locked_until": locked_until,
+                    "lease": lease,
+                    "created_at": now,
+                }
                 for delivery in deliveries
             ]
-            records = DeliveryRecord.objects.using(self.db)
-            records.bulk_create(rows, ignore_conflicts=True)
-            ids = [delivery.id for delivery in deliveries]
-            taken = {
-                str(i) for i in records.filter(id__in=ids, lease=lease).values_list("id", flat=True)
-            }
-        return [replace(d, lease=lease) for d in deliveries if d.id in taken]
+            # The rows inserted now are ours; those recorded before are not.
+            taken = insert(
+                DeliveryRecord, rows, using=self.db, on_conflict="ignore", returning=True
+            )
+            if taken is None:
+                ids = [delivery.id for delivery in deliveries]
+                records = DeliveryRecord.objects.using(self.db)
+                found = records.filter(id__in=ids, lease=lease).values_list("id", flat=True)
+                taken = [str(i) for i in found]
+        mine = set(taken)
+        return [replace(d, lease=lease) for d in deliveries if d.id in mine]
 
-    def _message_row(self, message: Message, now: datetime, **fields: Any) -> MessageRecord:
-        return MessageRecord(
-            id=message.id,
-            event=message.event,
-            data=encode_message(message, stored=True),
-            created_at=now,
+    def _message_row(self, message: Message, now: datetime, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": message.id,
+            "event": message.event,
+            "data": encode_message(message, stored=True),
+            "created_at": now,
             **fields,
-        )
+        }
 
     # -- attempts
 
@@ -228,20 +235,23 @@ class DjangoStore(Store):
         ]
         if recorded:
             with transaction.atomic(using=self.db):
-                DeliveryRecord.objects.using(self.db).bulk_create(
+                insert(
+                    DeliveryRecord,
                     [self._delivery_row(result, now) for result in recorded],
-                    update_conflicts=True,
-                    unique_fields=["id"],
-                    update_fields=_OUTCOME_FIELDS,
+                    using=self.db,
+                    on_conflict="update",
+                    update=_OUTCOME_FIELDS,
                 )
-                AttemptRecord.objects.using(self.db).bulk_create(
-                    [self._attempt_row(result, now) for result in recorded]
+                insert(
+                    AttemptRecord,
+                    [self._attempt_row(result, now) for result in recorded],
+                    using=self.db,
                 )
         send_outcomes(results)
         if self.tracks_health:
             self._record_health(results, now)
 
-    def _delivery_row(self, result: Result, now: datetime) -> DeliveryRecord:
+    def _delivery_row(self, result: Result, now: datetime) -> dict[str, Any]:
         delivery, outcome, verdict = result.request.delivery, result.outcome, result.verdict
         if outcome.ok:
             state = State.SUCCEEDED
@@ -256,41 +266,41 @@ class DjangoStore(Store):
         if result.scheduled and next_attempt is not None:
             # A Celery countdown makes the next attempt: the lease covers it.
             locked_until = next_attempt + self._lease_period()
-        return DeliveryRecord(
-            id=delivery.id,
-            message_id=str(delivery.message_id),
-            subscription=delivery.subscriber.uuid,
-            event=delivery.event,
-            url=delivery.subscriber.url,
-            state=state,
-            attempts=delivery.attempt,
-            next_attempt_at=next_attempt,
-            locked_until=locked_until,
-            lease=str(delivery.lease or "") if locked_until else "",
-            last_status_code=outcome.status,
-            last_error="" if outcome.error is None else str(outcome.error),
-            last_latency=outcome.latency,
-            last_attempt_at=now,
-            created_at=now,
-            completed_at=None if state in ACTIVE else now,
-        )
+        return {
+            "id": delivery.id,
+            "message_id": delivery.message_id,
+            "subscription": delivery.subscriber.uuid,
+            "event": delivery.event,
+            "url": delivery.subscriber.url,
+            "state": state,
+            "attempts": delivery.attempt,
+            "next_attempt_at": next_attempt,
+            "locked_until": locked_until,
+            "lease": str(delivery.lease or "") if locked_until else "",
+            "last_status_code": outcome.status,
+            "last_error": "" if outcome.error is None else str(outcome.error),
+            "last_latency": outcome.latency,
+            "last_attempt_at": now,
+            "created_at": now,
+            "completed_at": None if state in ACTIVE else now,
+        }
 
-    def _attempt_row(self, result: Result, now: datetime) -> AttemptRecord:
+    def _attempt_row(self, result: Result, now: datetime) -> dict[str, Any]:
         outcome, response = result.outcome, result.outcome.response
         size = int(self.settings.THORN_ATTEMPT_RESPONSE_BYTES)
-        return AttemptRecord(
-            delivery_id=result.request.delivery.id,
-            number=result.request.delivery.attempt,
-            started_at=now - timedelta(seconds=outcome.latency),
-            duration=outcome.latency,
-            status_code=outcome.status,
-            error_class=outcome.error_class or "",
-            error="" if outcome.error is None else str(outcome.error),
-            response_headers={} if response is None else dict(response.headers),
-            response_body=""
+        return {
+            "delivery_id": result.request.delivery.id,
+            "number": result.request.delivery.attempt,
+            "started_at": now - timedelta(seconds=outcome.latency),
+            "duration": outcome.latency,
+            "status_code": outcome.status,
+            "error_class": outcome.error_class or "",
+            "error": "" if outcome.error is None else str(outcome.error),
+            "response_headers": {} if response is None else dict(response.headers),
+            "response_body": ""
             if response is None
             else response.content[:size].decode("utf-8", errors="replace"),
-        )
+        }
 
     # -- the health of endpoints
 

@@ -43,7 +43,10 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="thorn-deadline")
                 self._thread.daemon = True
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][1] == token:
+                # The watchdog sleeps until the earliest deadline: it only
+                # needs waking when this one is earlier still.
+                self._cond.notify()
         return token
 
     def unwatch(self, token: int) -> None:
