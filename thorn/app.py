@@ -82,6 +82,7 @@ class Thorn:
         self._http_transport: tuple[tuple[Any, ...], Transport] | None = None
         self._dispatchers: dict[type[BaseDispatcher], BaseDispatcher] = {}
         self._dispatcher_classes: dict[str, type[BaseDispatcher]] = {}
+        self._current_dispatcher: tuple[Any, BaseDispatcher] | None = None
         self._classes: dict[str, Any] = {}
         #: The event buffer of each thread/context (see :mod:`thorn.buffer`).
         self.buffers = Buffers(f"thorn_buffer_{id(self):x}")
@@ -166,7 +167,13 @@ class Thorn:
     @property
     def dispatcher(self) -> BaseDispatcher:
         """The dispatcher instance (one per dispatcher class)."""
-        return self.dispatcher_of(self.Dispatcher)
+        option = self._dispatcher_option or self.settings.THORN_DISPATCHER
+        current = self._current_dispatcher
+        if current is not None and current[0] is option:
+            return current[1]
+        dispatcher = self.dispatcher_of(self.Dispatcher)
+        self._current_dispatcher = (option, dispatcher)
+        return dispatcher
 
     def dispatcher_of(self, cls: type[_D]) -> _D:
         """This app's instance of dispatcher class ``cls`` (made on first use)."""

@@ -359,9 +359,11 @@ class ModelEvent(Event):
                 raise ImproperlyConfigured(f"{self!r} has no dispatches_on_*()")
             signals = app_or_default(self.app).env.signals
             cls = getattr(signals, self._signal_dispatcher_name)
-        return cls(
+        dispatcher = cls(
             self.on_signal, use_transitions=self.use_transitions, **self._signal_dispatcher_kwargs
         )
+        dispatcher.gate = self.may_receive
+        return dispatcher
 
     def _dispatches_on(self, name: str, **kwargs: Any) -> ModelEvent:
         # The first dispatches_on_*() (or signal_dispatcher=) wins.

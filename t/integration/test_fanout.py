@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from thorn.delivery import run
 from thorn.events import Event
 from thorn.exceptions import DeliveryTimeout
 
@@ -20,6 +21,12 @@ from t.receiver import Answer, Receiver
 
 #: Seconds the slow receivers take, and events may take.
 TIMEOUT = 1.0
+
+
+@pytest.fixture(autouse=True)
+def hosts_never_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The latency of no host is known: each starts with THORN_MAX_CONNECTIONS_PER_HOST lanes."""
+    monkeypatch.setattr(run, "_latency", {})
 
 
 @pytest.fixture
@@ -121,3 +128,61 @@ def test_hosts_do_not_wait_for_each_other(
     assert fast.response is not None and fast.response.ok
     assert fast.outcome.latency < TIMEOUT / 2
     assert took < TIMEOUT * 2
+
+
+def test_a_host_that_answers_fast_is_served_by_one_lane(
+    make_app: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that answered fast: ten deliveries to it go one after another, on one connection.
+
+    (A second of work per lane, so that a slow moment of the machine does
+    not count as a slow host.)
+    """
+    monkeypatch.setattr(run, "LANE_WORK", 1.0)
+    app = make_app()
+    send(app, [receiver.url("/warm")])
+    receiver.reset()
+
+    send(app, [receiver.url(f"/fast?{i}") for i in range(10)])
+
+    assert 10 == len(receiver.received)
+    assert 1 == receiver.most_in_flight
+    # Over the connection the first delivery opened, kept alive.
+    assert 0 == receiver.connections
+    assert 1 == len({r.connection for r in receiver.received})
+
+
+@pytest.mark.parametrize(
+    ("latency", "count", "lanes"),
+    [
+        pytest.param(None, 30, 10, id="never-seen"),
+        pytest.param(None, 3, 3, id="never-seen-few"),
+        pytest.param(0.0005, 10, 1, id="fast"),
+        pytest.param(0.005, 10, 3, id="a-little-slow"),
+        pytest.param(0.05, 30, 10, id="slow"),
+    ],
+)
+def test_lanes_for(latency: float | None, count: int, lanes: int) -> None:
+    """Lanes a host starts with: enough for 20 ms of work each, at most the limit."""
+    host = ("http", "example.com", 80)
+    if latency is not None:
+        run._latency[host] = latency
+
+    assert lanes == run.lanes_for(host, count, per_host=10)
+
+
+def test_a_fast_host_turning_slow_gets_more_lanes_at_once(
+    make_app: Any, receiver: Receiver
+) -> None:
+    """A host known to be fast answers after 0.3 s: after its first slow answer, the rest of
+    its deliveries are made THORN_MAX_CONNECTIONS_PER_HOST at a time."""
+    app = make_app(THORN_MAX_CONNECTIONS_PER_HOST=4)
+    send(app, [receiver.url("/warm")])
+    receiver.reset()
+    receiver.answer("/slow", Answer(delay=0.3))
+
+    took, requests = send(app, [receiver.url(f"/slow?{i}") for i in range(9)], timeout=5)
+
+    assert all(r.response is not None and r.response.ok for r in requests)
+    assert 4 == receiver.most_in_flight
+    assert took < 9 * 0.3 / 2, f"{took:.2f}s"  # 0.3 s alone, then two rounds of four

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connections, models
+from django.utils import timezone
 
 __all__ = ["insert"]
 
@@ -52,13 +53,16 @@ def _columns(model: type[models.Model]) -> tuple[_Column, ...]:
     for field in model._meta.concrete_fields:
         if isinstance(field, models.AutoField):
             continue
+        default = field.get_default
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            default = timezone.now  # what their pre_save() would set
         prepare: Callable[[Any, Any], Any] | None = field.get_db_prep_save
         if isinstance(field, _PLAIN):
             prepare = None
         elif isinstance(field, models.DateTimeField):
             # Thorn's dates are aware: what the field would check is known.
             prepare = _adapt_datetime
-        columns.append(_Column(field.attname, _column(field), field.get_default, prepare))
+        columns.append(_Column(field.attname, _column(field), default, prepare))
     return tuple(columns)
 
 
@@ -73,7 +77,8 @@ def insert(
 ) -> list[str] | None:
     """Insert ``rows`` of ``model``: dicts of values by field name (attname).
 
-    Fields a row leaves out get their defaults.
+    Fields a row leaves out get their defaults (the time, for ``auto_now``
+    and ``auto_now_add`` dates).
 
     Arguments:
         model: The model.

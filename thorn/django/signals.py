@@ -43,12 +43,17 @@ def fetch_previous_version(
     :meth:`~thorn.ModelEvent.may_receive`).
     """
     previous = None
+    pk = instance.pk
     # A new instance whose primary key has a default is inserted without
     # looking (as Django does); one given an existing key updates that row.
-    inserting = instance._state.adding and sender._meta.pk.has_default()
-    if not raw and not inserting and instance.pk is not None and _anybody_listens(instance):
+    if (
+        pk is not None
+        and not raw
+        and not (instance._state.adding and sender._meta.pk.has_default())
+        and _anybody_listens(instance)
+    ):
         manager = sender._default_manager.using(using)
-        previous = manager.filter(pk=instance.pk).first()
+        previous = manager.filter(pk=pk).first()
     instance.__dict__[PREVIOUS_VERSION] = previous
 
 
@@ -78,8 +83,10 @@ class _dispatch_on_save(signal_dispatcher):
         using: Any = None,
         **kwargs: Any,
     ) -> None:
-        # Most saves are turned away here, at the cost of one call.
-        if not self.should_dispatch(instance, raw=raw, created=created):
+        # Most saves are turned away here, at the cost of a call or two.
+        if not self.should_dispatch(instance, raw=raw, created=created) or not self.open_for(
+            instance
+        ):
             return
         fetched = self.use_transitions and not created
         previous = instance.__dict__.get(PREVIOUS_VERSION) if fetched else None

@@ -54,6 +54,12 @@ class signal_dispatcher:
             instance (it uses ``now_*`` filters).
     """
 
+    #: Asked before anything is worked out for an instance (its context,
+    #: its previous version): false when nobody can receive the event.
+    #: :class:`~thorn.ModelEvent` sets it to its
+    #: :meth:`~thorn.ModelEvent.may_receive`.
+    gate: Callable[[Any], bool] | None = None
+
     def __init__(
         self, fun: Callable[..., Any], use_transitions: bool = False, **kwargs: Any
     ) -> None:
@@ -86,10 +92,14 @@ class signal_dispatcher:
         return {"instance": instance.pk}
 
     def __call__(self, instance: Any, **kwargs: Any) -> Any:
-        """Call the function if :meth:`should_dispatch` says so."""
-        if not self.should_dispatch(instance, **kwargs):
+        """Call the function if :meth:`should_dispatch` and the :attr:`gate` say so."""
+        if not self.should_dispatch(instance, **kwargs) or not self.open_for(instance):
             return None
         return self.send(instance, **kwargs)
+
+    def open_for(self, instance: Any) -> bool:
+        """False when the :attr:`gate` says nobody can receive the event of ``instance``."""
+        return self.gate is None or self.gate(instance)
 
     def send(self, instance: Any, **kwargs: Any) -> Any:
         """Call the function, with the :meth:`context` of ``instance``."""

@@ -165,3 +165,16 @@ def test_nothing_to_insert_runs_no_query(django_assert_num_queries: Any) -> None
 def test_the_statement_is_used_on_this_database() -> None:
     """SQLite and PostgreSQL (the two runs of the suite) get thorn's statement."""
     assert connection.vendor in bulk.VENDORS
+
+
+def test_auto_now_dates_get_the_time(writer: str) -> None:
+    """A subscription written without its dates gets now, as save() would give it."""
+    from thorn.django.models import Subscriber
+
+    before = timezone.now()
+    insert(Subscriber, [{"event": "a.b", "url": "https://example.com/"}], using="default")
+
+    subscriber = Subscriber.objects.get()
+    assert before <= subscriber.created_at <= timezone.now()
+    assert before <= subscriber.updated_at <= timezone.now()
+    assert subscriber.hmac_secret  # a callable default, called

@@ -37,7 +37,7 @@ def isolated_signals() -> Iterator[None]:
 
 
 class Calls:
-    """Records the calls of ModelEvent.on_signal, in place of it."""
+    """Records the calls of ModelEvent.on_signal, in place of it (somebody always listens)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -47,6 +47,7 @@ class Calls:
             self.calls.append((event.name, instance))
 
         monkeypatch.setattr(event, "on_signal", on_signal)
+        monkeypatch.setattr(event, "may_receive", lambda instance: True)
         return event
 
 
