@@ -244,7 +244,7 @@ def measure_lookup() -> list[dict[str, Any]]:
         started = time.perf_counter()
         found = dispatcher.subscribers_for_event("bench.hit")
         cold = (time.perf_counter() - started) * 1e3
-        assert 10 == len(found), len(found)
+        assert len(found) == 10, len(found)
         timer = timeit.Timer(lambda: dispatcher.subscribers_for_event("bench.hit"))
         warm = min(timer.repeat(repeat=5, number=20_000)) / 20_000 * 1e6
         figures.append(warm)
@@ -258,7 +258,7 @@ def measure_lookup() -> list[dict[str, Any]]:
         )
     flat = max(figures) <= 2 * min(figures)
     rows.append(
-        row("lookup, flat from 1k to 1M", f"{min(figures):.1f}–{max(figures):.1f} µs", "flat", flat)
+        row("lookup, flat from 1k to 1M", f"{min(figures):.1f}-{max(figures):.1f} µs", "flat", flat)
     )
     return rows
 
@@ -309,9 +309,9 @@ def measure_fast() -> list[dict[str, Any]]:
     return [
         row("plain requests Session, serial, 2000 posts", f"{baseline:,.0f}/s"),
         row(
-            "fast receiver, 200 × 10, default, records on",
-            f"{ours:,.0f}/s = {ours / baseline:.2f} × requests",
-            "≥ 0.9 × requests",
+            "fast receiver, 200 x 10, default, records on",
+            f"{ours:,.0f}/s = {ours / baseline:.2f} x requests",
+            "≥ 0.9 x requests",
             ours >= 0.9 * baseline,
         ),
     ]
@@ -339,7 +339,7 @@ def measure_slow_default() -> list[dict[str, Any]]:
         rate = events * subscribers / took
         rows.append(
             row(
-                "50 ms receiver, 20 × 10, default, saves one after another",
+                "50 ms receiver, 20 x 10, default, saves one after another",
                 f"{rate:,.0f}/s",
                 "≥ 500/s",
                 rate >= 500,
@@ -410,7 +410,7 @@ def measure_slow_background() -> list[dict[str, Any]]:
     rate = events * subscribers / took
     return [
         row(
-            "50 ms receiver, 20 × 10, background: save() p50 (max)",
+            "50 ms receiver, 20 x 10, background: save() p50 (max)",
             f"{p50:.2f} ms ({max(saves):.2f} ms)",
             "≤ 1 ms",
             p50 <= 1,
@@ -424,6 +424,7 @@ def measure_celery(
 ) -> float:
     """Deliveries per second through ``concurrency`` x ``pool`` workers."""
     from bench.receiver import Receiver
+
     from t.services import CeleryWorker
 
     setup_django("t.proj.worker_settings")
@@ -458,7 +459,7 @@ def measure_celery(
 def measure_slow_celery_prefork() -> list[dict[str, Any]]:
     rate = measure_celery("prefork", 2, SLOW, 20, 10)
     return [
-        row("50 ms receiver, 20 × 10, Celery prefork × 2", f"{rate:,.0f}/s", "≥ 300/s", rate >= 300)
+        row("50 ms receiver, 20 x 10, Celery prefork x 2", f"{rate:,.0f}/s", "≥ 300/s", rate >= 300)
     ]
 
 
@@ -466,7 +467,7 @@ def measure_slow_celery_gevent() -> list[dict[str, Any]]:
     rate = measure_celery("gevent", 100, SLOW, 20, 10)
     return [
         row(
-            "50 ms receiver, 20 × 10, Celery gevent × 100",
+            "50 ms receiver, 20 x 10, Celery gevent x 100",
             f"{rate:,.0f}/s",
             "≥ 1,200/s",
             rate >= 1200,
@@ -478,9 +479,9 @@ def measure_fast_celery() -> list[dict[str, Any]]:
     rate = measure_celery("prefork", 2, 0.0, 20, 100)
     return [
         row(
-            "fast receiver, 20 × 100, Celery prefork × 2",
+            "fast receiver, 20 x 100, Celery prefork x 2",
             f"{rate:,.0f}/s",
-            "≥ 1.5 × 940/s = 1,410/s",
+            "≥ 1.5 x 940/s = 1,410/s",
             rate >= 1410,
         )
     ]
@@ -541,10 +542,12 @@ def measure_memory() -> list[dict[str, Any]]:
         took = time.monotonic() - started
         after = (rss_mb(), threading.active_count(), len(os.listdir("/proc/self/fd")))
     grown = after[0] - before[0]
+    deliveries = events * subscribers
     return [
         row(
-            f"memory: {events * subscribers:,} deliveries in one process ({events * subscribers / took:,.0f}/s)",
-            f"RSS +{grown:.1f} MB; threads {before[1]} → {after[1]}; open files {before[2]} → {after[2]}",
+            f"memory: {deliveries:,} deliveries in one process ({deliveries / took:,.0f}/s)",
+            f"RSS +{grown:.1f} MB; threads {before[1]} -> {after[1]}; "
+            f"open files {before[2]} -> {after[2]}",
             "< 20 MB, no leak",
             grown < 20 and after[1] == before[1] and after[2] <= before[2] + 1,
         )
