@@ -86,7 +86,7 @@ intersphinx_timeout = 5
 _EXTERNAL = (
     r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
-    r"threading|types|uuid|"
+    r"threading|time|concurrent|types|uuid|"
     r"django|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous|"
     r"prometheus_client|opentelemetry)(\..+)?"
 )
@@ -126,6 +126,10 @@ TYPE_HINT_TARGETS = {
     "Handler": "collections.abc.Callable",
     "Answer": "collections.abc.Callable",
     "Signer": "collections.abc.Callable",
+    # ``from concurrent.futures import Executor`` (thorn.delivery.run)
+    "Executor": "concurrent.futures.Executor",
+    # ``from django.db import models`` (thorn.django.index, thorn.django.bulk)
+    "models.Model": "django.db.models.Model",
 }
 
 # -- extlinks ----------------------------------------------------------------

@@ -133,7 +133,7 @@ class WorkerDispatcher(BaseDispatcher):
 
     @property
     def makes_retries(self) -> bool:
-        """Always: countdown tasks, and the relay for later retries."""
+        """Always true, with countdown tasks (and the relay for later retries)."""
         return True
 
     def schedules(self, verdict: Verdict) -> bool:

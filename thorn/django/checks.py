@@ -6,38 +6,7 @@ or be a subscriber model; each error's hint names the setting and the
 value received.  A Celery worker runs the same checks when it starts
 (:mod:`thorn.tasks`).
 
-==============  ==========================================================
-``thorn.W001``  ``THORN_HMAC_SIGNER`` is the compat signer.
-``thorn.W002``  A model event is never sent: it has no ``dispatches_on_*``.
-``thorn.W003``  ``THORN_EVENT_TIMEOUT`` is not below ``THORN_DELIVERY_LEASE``.
-``thorn.E001``  ``THORN_DISPATCHER`` is not a dispatcher.
-``thorn.E002``  ``THORN_SUBSCRIBERS`` has invalid entries.
-``thorn.E003``  ``THORN_SUBSCRIBER_MODEL`` cannot be used.
-``thorn.E004``  ``THORN_CODECS``, ``THORN_HMAC_SIGNER``,
-                ``THORN_RECIPIENT_VALIDATORS``, ``THORN_EVENT_CHOICES`` or
-                ``THORN_DRF_PERMISSION_CLASSES`` cannot be used.
-``thorn.E005``  ``THORN_ALLOW_REDIRECTS`` is not a bool.
-``thorn.E006``  ``THORN_BASE_URL`` is not an http(s) URL.
-``thorn.E007``  ``THORN_CHUNKSIZE`` is not an integer of at least 1.
-``thorn.E008``  ``THORN_EVENT_TIMEOUT`` is not a number of seconds above 0.
-``thorn.E009``  ``THORN_MAX_RESPONSE_SIZE`` is not an integer of at least 0.
-``thorn.E010``  ``THORN_RETRY`` is not a bool.
-``thorn.E011``  ``THORN_RETRY_DELAY`` is not a number of seconds of at least 0.
-``thorn.E012``  ``THORN_RETRY_MAX`` is not an integer of at least 0.
-``thorn.E013``  ``THORN_SIGNAL_HONORS_TRANSACTION`` is not a bool.
-``thorn.E014``  ``THORN_SUBSCRIBERS_SECRET`` is not a string.
-``thorn.E015``  ``THORN_USER_AGENT`` is not a string without line breaks.
-``thorn.E016``  ``THORN_MAX_SUBSCRIPTIONS_PER_USER`` is not None nor an int >= 0.
-``thorn.E017``  ``THORN_PUBLISH_TIMEOUT`` is not a number of seconds above 0.
-``thorn.E018``  ``THORN_ATTEMPT_RESPONSE_BYTES`` is not an integer of at least 0.
-``thorn.E019``  ``THORN_DELIVERY_LEASE`` is not a number of seconds above 0.
-``thorn.E030``  ``THORN_DELIVERY_RECORDS`` is not "all" or "failed".
-``thorn.E031``  ``THORN_DELIVERY_RETENTION`` is not a number of seconds above 0.
-``thorn.E032``  ``THORN_DISABLE_AFTER`` is not a number of seconds above 0.
-``thorn.E033``  ``THORN_RELAY_AFTER`` is not a number of seconds of at least 0.
-``thorn.E034``  ``THORN_RETRY_SCHEDULE`` is not a list of seconds of at least 0.
-``thorn.E035``  ``THORN_INDEX_MAX_AGE`` is not a number of seconds of at least 0.
-==============  ==========================================================
+Each id, and what it reports, is listed in :doc:`/userguide/checks`.
 """
 
 from __future__ import annotations

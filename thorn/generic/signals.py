@@ -74,7 +74,7 @@ class signal_dispatcher:
         """Connect the handlers to the signals of model ``sender``.
 
         The handlers of every event of a model share one receiver per
-        signal (see :func:`receive`); with ``weak=True`` or other options
+        signal (see :func:`thorn.generic.signals.receive`); with ``weak=True`` or other options
         of ``Signal.connect`` they are connected one by one.
         """
         for signal, handler in self.setup_signals().items():
