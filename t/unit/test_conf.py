@@ -215,6 +215,28 @@ class TestLiveReading:
         assert 0.5 == app.settings.THORN_EVENT_TIMEOUT
 
 
+class TestCachedSettings:
+    """Settings(cached=True): each value read once, until forget() (Django's setting_changed)."""
+
+    def test_a_change_is_seen_after_forget(self):
+        config = {"THORN_EVENT_TIMEOUT": 1.0, "THORN_HMAC_SIGNER": "thorn.utils.hmac:sign"}
+        settings = Settings(config, cached=True)
+        assert (1.0, sign) == (settings.THORN_EVENT_TIMEOUT, settings.THORN_HMAC_SIGNER)
+        config.update(THORN_EVENT_TIMEOUT=2.0, THORN_HMAC_SIGNER="thorn.utils.hmac:compat_sign")
+
+        assert (1.0, sign) == (settings.THORN_EVENT_TIMEOUT, settings.THORN_HMAC_SIGNER)
+        assert 1.0 == settings.raw("THORN_EVENT_TIMEOUT")
+        settings.forget()
+        assert (2.0, compat_sign) == (settings.THORN_EVENT_TIMEOUT, settings.THORN_HMAC_SIGNER)
+
+    def test_defaults_and_errors_are_the_same(self):
+        settings = Settings({"THORN_MAX_SUBSCRIPTIONS_PER_USER": None}, cached=True)
+        assert settings.THORN_MAX_SUBSCRIPTIONS_PER_USER is None
+        assert 3.0 == settings.THORN_EVENT_TIMEOUT
+        with pytest.raises(AttributeError):
+            settings.raw("THORN_NO_SUCH_SETTING")
+
+
 class TestResolvedCache:
     def test_signer_path_resolved_to_function(self):
         """THORN_HMAC_SIGNER as a path resolves to the function."""

@@ -444,6 +444,36 @@ def test_one_event_can_serve_several_models():
     assert signals.post_save.has_listeners(Second)
 
 
+def test_the_events_of_a_model_share_one_receiver_per_signal(monkeypatch):
+    """Three save events: one post_save receiver calls their handlers, in order."""
+    calls = Calls()
+    Thing = webhook_model(
+        on_create=calls.attach(monkeypatch, ModelEvent("thing.created")),
+        on_change=calls.attach(monkeypatch, ModelEvent("thing.changed")),
+        on_other=calls.attach(monkeypatch, ModelEvent("thing.other").dispatches_on_create()),
+    )(make_thing())
+    thing = Thing()
+
+    signals.post_save.send(sender=Thing, instance=thing, created=True, raw=False, using="default")
+
+    assert 1 == len(signals.post_save._live_receivers(Thing)[0])
+    assert [("thing.created", thing), ("thing.other", thing)] == calls.calls
+
+
+def test_nobody_listening_stops_a_model_event_before_its_filter(monkeypatch):
+    """The gate (may_receive) is asked first: the filter, context and payload are not."""
+    event = ModelEvent("thing.created")
+    asked = []
+    monkeypatch.setattr(event, "may_receive", lambda instance: asked.append(instance) or False)
+    monkeypatch.setattr(event, "should_dispatch", lambda *a, **kw: pytest.fail("filtered"))
+    Thing = webhook_model(on_create=event)(make_thing())
+    thing = Thing()
+
+    signals.post_save.send(sender=Thing, instance=thing, created=True, raw=False, using="default")
+
+    assert [thing] == asked
+
+
 # -- filters are checked when the event is defined ----------------------------------------
 
 
