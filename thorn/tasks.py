@@ -31,7 +31,6 @@ from thorn.messages import decode_message, encode_delivery
 from thorn.relay import prune_records, relay_once
 from thorn.store import Result
 from thorn.utils.log import get_logger
-from thorn.utils.redact import redact_url
 
 __all__ = [
     "WorkerDispatcher",
@@ -57,6 +56,10 @@ class WorkerDispatcher(QueuedWorkerDispatcher):
     def publish_chunks(self, encoded: list[list[dict[str, Any]]]) -> None:
         """Publish the chunks as a group of :func:`dispatch_requests` tasks."""
         celery.group([dispatch_requests.s(chunk) for chunk in encoded]).apply_async()
+
+    def schedule_retry(self, result: Result, countdown: float) -> None:
+        """Publish a :func:`dispatch_request` task with a countdown."""
+        dispatch_request.apply_async(kwargs=_next_attempt(result), countdown=countdown)
 
 
 def _worker_dispatcher() -> WorkerDispatcher:
@@ -122,19 +125,7 @@ def dispatch_requests(reqs: list[dict[str, Any]]) -> None:
     due within ``THORN_DELIVERY_LEASE`` is a :func:`dispatch_request` task
     with a countdown; a later one is left to the relay.
     """
-    dispatcher = _worker_dispatcher()
-    for result in dispatcher.deliver(dispatcher.load_requests(reqs)):
-        if result.scheduled and result.verdict.retry_in is not None:
-            try:
-                dispatch_request.apply_async(
-                    kwargs=_next_attempt(result), countdown=result.verdict.retry_in
-                )
-            except Exception:  # the lease runs out, and the relay retries it
-                logger.exception(
-                    "Scheduling a retry of %s to %s failed",
-                    result.request.event,
-                    redact_url(result.request.url),
-                )
+    _worker_dispatcher().dispatch(reqs)
 
 
 @shared_task(

@@ -137,7 +137,8 @@ class WorkerDispatcher(BaseDispatcher):
     Finds the subscribers of a message, records the deliveries, and
     publishes them in chunks of ``THORN_CHUNKSIZE``
     (:meth:`publish_chunks`); a worker then reloads each chunk
-    (:meth:`load_requests`) and attempts it (:meth:`deliver`).
+    (:meth:`load_requests`), attempts it (:meth:`deliver`) and schedules
+    its retries (:meth:`dispatch`, :meth:`schedule_retry`).
     """
 
     #: The executor makes the retries due within ``THORN_DELIVERY_LEASE``
@@ -210,6 +211,29 @@ class WorkerDispatcher(BaseDispatcher):
         if gone:
             self.app.store.cancel(gone, "the subscription was removed or disabled")
         return requests
+
+    def dispatch(self, encoded: Iterable[Mapping[str, Any]]) -> list[Result]:
+        """Attempt a chunk of encoded deliveries, and schedule the retries that are this executor's.
+
+        A retry that cannot be scheduled is logged: its lease runs out, and
+        the relay makes it.
+        """
+        results = self.deliver(self.load_requests(encoded))
+        for result in results:
+            if result.scheduled and result.verdict.retry_in is not None:
+                try:
+                    self.schedule_retry(result, result.verdict.retry_in)
+                except Exception:
+                    logger.exception(
+                        "Scheduling a retry of %s to %s failed",
+                        result.request.event,
+                        redact_url(result.request.url),
+                    )
+        return results
+
+    def schedule_retry(self, result: Result, countdown: float) -> None:
+        """Publish the next attempt of ``result``'s delivery, due in ``countdown`` seconds."""
+        raise NotImplementedError
 
     def deliver(self, requests: Sequence[Request]) -> list[Result]:
         """Attempt the requests still held (concurrently, one lane per host); record them.
