@@ -87,7 +87,7 @@ _EXTERNAL = (
     r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
     r"threading|types|uuid|"
-    r"django|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous)(\..+)?"
+    r"django|django_tasks|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous)(\..+)?"
 )
 _BUILTINS = (
     r"(None|Any|object|type|bool|int|float|complex|str|bytes|bytearray|list|tuple|dict|set|"
@@ -125,6 +125,10 @@ TYPE_HINT_TARGETS = {
     "Handler": "collections.abc.Callable",
     "Answer": "collections.abc.Callable",
     "Signer": "collections.abc.Callable",
+    # Django's task framework (thorn.dispatch.tasks), and a logger.
+    "TaskResult": "django.tasks.TaskResult",
+    "BaseTaskBackend": "django.tasks.backends.base.BaseTaskBackend",
+    "Logger": "logging.Logger",
 }
 
 # -- extlinks ----------------------------------------------------------------

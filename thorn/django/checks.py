@@ -36,11 +36,14 @@ value received.  A Celery worker runs the same checks when it starts
 ``thorn.E032``  ``THORN_DISABLE_AFTER`` is not a number of seconds above 0.
 ``thorn.E033``  ``THORN_RELAY_AFTER`` is not a number of seconds of at least 0.
 ``thorn.E034``  ``THORN_RETRY_SCHEDULE`` is not a list of seconds of at least 0.
+``thorn.E050``  ``THORN_TASKS_BACKEND`` is not a backend of ``TASKS``.
+``thorn.E051``  ``THORN_TASKS_QUEUE`` is not a queue of that backend.
 ==============  ==========================================================
 """
 
 from __future__ import annotations
 
+import sys
 from importlib.util import find_spec
 from typing import Any
 
@@ -68,6 +71,7 @@ def register() -> None:
         check_signer,
         check_lease,
         check_dispatcher,
+        check_tasks,
         check_subscribers,
         check_subscriber_model,
         check_model_events,
@@ -171,6 +175,23 @@ def check_dispatcher(**kwargs: Any) -> list[checks.CheckMessage]:
     except ImproperlyConfigured as exc:
         return [_deep_error("THORN_DISPATCHER", str(exc))]
     return []
+
+
+def check_tasks(**kwargs: Any) -> list[checks.CheckMessage]:
+    """With the tasks dispatcher, refuse a backend or queue the task framework refuses."""
+    names = ("THORN_DISPATCHER", "THORN_TASKS_BACKEND", "THORN_TASKS_QUEUE")
+    if not all(_checked(name) for name in names):
+        return []  # reported by check_settings
+    try:
+        dispatcher = _app().Dispatcher
+    except ImproperlyConfigured:
+        return []  # reported by check_dispatcher
+    # Loaded with the dispatcher: other dispatchers need no task framework.
+    tasks = sys.modules.get("thorn.dispatch.tasks")
+    if tasks is None or not issubclass(dispatcher, tasks.Dispatcher):
+        return []
+    errors: dict[str, str] = tasks.setting_errors(_app().settings)
+    return [_deep_error(name, message) for name, message in errors.items()]
 
 
 def check_subscribers(**kwargs: Any) -> list[checks.CheckMessage]:
