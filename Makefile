@@ -18,7 +18,7 @@ REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint fmt typecheck test test-postgres cov integration docs openapi check clean demo demo-celery
+.PHONY: help install lint fmt typecheck test test-postgres cov integration docs openapi check clean demo demo-celery demo-tasks
 
 help: ## List the targets.
 	@echo "Usage: make <target>"
@@ -43,6 +43,9 @@ demo: $(INSTALL_STAMP) ## Run the example blog end to end: subscribe, save artic
 
 demo-celery: $(INSTALL_STAMP) ## The same demo through Redis and a Celery worker (THORN_DISPATCHER = "celery").
 	$(BIN)/python examples/blog/demo.py --celery
+
+demo-tasks: $(INSTALL_STAMP) ## The same demo through Django's task framework and a db_worker (THORN_DISPATCHER = "tasks").
+	$(BIN)/python examples/blog/demo.py --tasks
 
 lint: install ## Lint: ruff, ruff format --check, mypy.
 	$(BIN)/ruff check .
