@@ -46,14 +46,26 @@ from thorn.messages import Message, decode_message, encode_delivery, encode_mess
 from thorn.utils.log import get_logger
 
 if TYPE_CHECKING or django.VERSION >= (6, 0):
-    from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, Task, TaskResult, task_backends
+    from django.tasks import (
+        DEFAULT_TASK_BACKEND_ALIAS,
+        DEFAULT_TASK_QUEUE_NAME,
+        Task,
+        TaskResult,
+        task_backends,
+    )
     from django.tasks.backends.base import BaseTaskBackend
+    from django.tasks.base import DEFAULT_TASK_PRIORITY
     from django.tasks.exceptions import TaskException
-else:  # pragma: no cover -- the matrix runs it, on Django 4.2 and 5.2
+else:  # Django 4.2 and 5.2: the backport
     try:
-        from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskResult, task_backends
+        from django_tasks import (
+            DEFAULT_TASK_BACKEND_ALIAS,
+            DEFAULT_TASK_QUEUE_NAME,
+            TaskResult,
+            task_backends,
+        )
         from django_tasks.backends.base import BaseTaskBackend
-        from django_tasks.base import Task
+        from django_tasks.base import DEFAULT_TASK_PRIORITY, Task
         from django_tasks.exceptions import TaskException
     except ImportError as exc:
         raise ImportError(
@@ -103,7 +115,15 @@ class _Declared(_Task):
 
 
 def _declare(function: Callable[[Any], None]) -> _Task:
-    return _Declared(func=function, backend=DEFAULT_TASK_BACKEND_ALIAS)
+    # Every field: Django 6.0's Task has no defaults for some (6.1 has).
+    return _Declared(
+        func=function,
+        priority=DEFAULT_TASK_PRIORITY,
+        backend=DEFAULT_TASK_BACKEND_ALIAS,
+        queue_name=DEFAULT_TASK_QUEUE_NAME,
+        run_after=None,
+        takes_context=False,
+    )
 
 
 def backend(settings: Settings) -> BaseTaskBackend:
