@@ -1435,6 +1435,8 @@ MALFORMED = [
     pytest.param("application/json", b"9" * 5000, id="json-5000-digit-integer"),
     pytest.param("application/json; charset=utf-16", b"{}", id="json-utf16-without-bom"),
     pytest.param("application/json; charset=rot13", b"{}", id="unsupported-charset"),
+    pytest.param("application/json; charset=nope", b"{}", id="unknown-charset"),
+    pytest.param(FORM + "; charset=rot13", b"a=1", id="form-unsupported-charset"),
     pytest.param("multipart/form-data", b"--x\r\n", id="multipart-without-boundary"),
     pytest.param(FORM, b"a=1&" * 1001, id="form-with-too-many-fields"),
 ]
