@@ -18,7 +18,7 @@ REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint fmt typecheck test test-postgres cov integration docs openapi check clean demo demo-celery demo-tasks
+.PHONY: help install lint fmt typecheck test test-postgres matrix cov integration docs openapi check clean demo demo-celery demo-tasks
 
 help: ## List the targets.
 	@echo "Usage: make <target>"
@@ -76,6 +76,20 @@ test: lint docs ## Install, lint, build the docs, then run the whole test suite 
 
 test-postgres: install ## Run the Django database, Celery and tasks tests on a throwaway PostgreSQL.
 	THORN_TEST_DATABASE=postgresql $(BIN)/pytest $(POSTGRES_SUITES) $(ARGS)
+
+# The support matrix, defined in tox.ini: Django 4.2 on Python 3.10, 5.2 on
+# 3.11, 6.0 on 3.12 and 3.13, each running the Django and REST suites in a
+# virtualenv of its own (.tox/).  The interpreters are found on PATH, pyenv's
+# versions (~/.pyenv/versions/3.1x.y/bin) first; a missing one fails the
+# target instead of being skipped.
+MATRIX := py310-django42,py311-django52,py312-django60,py313-django60
+PYENV_BINS := $(wildcard $(HOME)/.pyenv/versions/3.1[0-9]*/bin)
+empty :=
+space := $(empty) $(empty)
+MATRIX_PATH := $(subst $(space),:,$(strip $(PYENV_BINS) $(PATH)))
+
+matrix: install ## Run the Django and REST suites on every supported Python and Django (tox).
+	PATH="$(MATRIX_PATH)" $(BIN)/tox run -e $(MATRIX) --skip-missing-interpreters false $(if $(ARGS),-- $(ARGS))
 
 cov: install ## Run the whole suite under coverage (branch, combined, fail_under from pyproject.toml).
 	$(BIN)/coverage erase
