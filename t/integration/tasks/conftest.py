@@ -17,8 +17,6 @@ SIGTERM when it runs none.  Each test has a queue of its own.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import time
@@ -30,15 +28,13 @@ import pytest
 from django.conf import settings as django_settings
 
 from thorn import _state
-from thorn.django.models import DeliveryRecord, Subscriber
+from thorn.django.models import Subscriber
 
 from t.receiver import Receiver
-from t.services import ROOT, DbWorker
+from t.services import ROOT, DbWorker, worker_environment
 
 #: Seconds a db_worker may take to start.
 WORKER_START_TIMEOUT = 60.0
-#: Seconds to wait for deliveries, at most.
-DEADLINE = 30.0
 
 SHARED_DATABASES = ("sqlite-file", "postgresql")
 
@@ -90,26 +86,6 @@ def subscribe(receiver: Receiver) -> Callable[..., Subscriber]:
     return subscribe
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def all_delivered(receiver: Receiver, event: str = "article.created") -> Callable[[], bool]:
-    """True once every recorded delivery of ``event`` succeeded and reached the receiver."""
-
-    def done() -> bool:
-        records = list(DeliveryRecord.objects.filter(event=event))
-        received = {r.header("Hook-Delivery") for r in receiver.received}
-        return bool(records) and all(
-            r.state == "succeeded" and str(r.id) in received for r in records
-        )
-
-    return done
-
-
 # -- db_workers ---------------------------------------------------------------------------------
 
 
@@ -139,37 +115,17 @@ def process_env(django_db_setup: None, tasks_queue: str) -> EnvFactory:
 
     # django_db_setup has created the test database and named it in place.
     database = dict(connection.settings_dict)
-    kind = _shared_database()
-    assert kind is not None, "db_worker tests need a shared database"
 
     def factory(settings: Mapping[str, Any] | None = None) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("THORN_", "DJANGO_", "PYTEST_", "CELERY_"))
-        }
-        env.update(
-            DJANGO_SETTINGS_MODULE="t.proj.worker_settings",
-            THORN_TEST_DATABASE=kind,
-            THORN_TEST_SETTINGS=json.dumps(
-                {
-                    "THORN_DISPATCHER": "tasks",
-                    "THORN_TASKS_BACKEND": "database",
-                    "THORN_TASKS_QUEUE": tasks_queue,
-                    **(settings or {}),
-                }
-            ),
+        return worker_environment(
+            database,
+            {
+                "THORN_DISPATCHER": "tasks",
+                "THORN_TASKS_BACKEND": "database",
+                "THORN_TASKS_QUEUE": tasks_queue,
+                **(settings or {}),
+            },
         )
-        if kind == "sqlite-file":
-            env["THORN_TEST_SQLITE_PATH"] = str(database["NAME"])
-        else:
-            env.update(
-                THORN_TEST_DB_HOST=str(database["HOST"]),
-                THORN_TEST_DB_PORT=str(database["PORT"]),
-                THORN_TEST_DB_NAME=str(database["NAME"]),
-                THORN_TEST_DB_USER=str(database["USER"]),
-            )
-        return env
 
     return factory
 

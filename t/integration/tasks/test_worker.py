@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,17 +19,10 @@ from django_tasks_db.models import DBTaskResult
 
 from thorn import _state
 from thorn.dispatch.tasks import WorkerDispatcher, dispatch_requests, enqueue
-from thorn.django.models import DeliveryRecord, MessageRecord, Subscriber
-from thorn.messages import decode_message, encode_delivery
+from thorn.django.models import DeliveryRecord, Subscriber
 
-from t.integration.tasks.conftest import (
-    DEADLINE,
-    EnvFactory,
-    WorkerFactory,
-    all_delivered,
-    run_relay,
-    wait_for,
-)
+from t.integration.durability import DEADLINE, all_delivered, replayed_delivery, wait_for
+from t.integration.tasks.conftest import EnvFactory, WorkerFactory, run_relay
 from t.proj.blog.models import Article
 from t.receiver import Answer, Receiver
 
@@ -188,17 +180,9 @@ def test_a_delivery_made_is_never_made_again(
     db_worker()
     Article.objects.create(title="Once")
     wait_for(all_delivered(receiver), "the delivery")
-    [record] = DeliveryRecord.objects.all()
 
-    # What a task run twice would hand over: the same delivery, under the
-    # lease it was first handed over with.
-    app = _state.current_app()
-    [request] = WorkerDispatcher(app=app).requests_for(
-        decode_message(MessageRecord.objects.get().data)
-    )
-    assert str(record.id) == request.id
-    again = encode_delivery(replace(request.delivery, lease="lease-of-the-first-hand-over"))
-    result = enqueue(dispatch_requests, [again], app.settings)
+    record, again = replayed_delivery(WorkerDispatcher)
+    result = enqueue(dispatch_requests, [again], _state.current_app().settings)
 
     wait_for(
         lambda: DBTaskResult.objects.get(id=result.id).status == "SUCCESSFUL", "the second run"
