@@ -87,7 +87,8 @@ _EXTERNAL = (
     r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
     r"threading|types|uuid|"
-    r"django|django_tasks|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous)(\..+)?"
+    r"django|django_tasks|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous|"
+    r"prometheus_client|opentelemetry)(\..+)?"
 )
 _BUILTINS = (
     r"(None|Any|object|type|bool|int|float|complex|str|bytes|bytearray|list|tuple|dict|set|"

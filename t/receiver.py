@@ -58,10 +58,14 @@ class Receiver(ThreadingHTTPServer):
     """Threaded HTTP/1.1 server on 127.0.0.1 that records every request.
 
     Answers are scripted per path with :meth:`answer` (a queue; the last
-    answer repeats).  ``connections`` counts accepted TCP connections.
+    answer repeats).  ``connections`` counts accepted TCP connections, and
+    ``most_in_flight`` the most requests answered at once.
     """
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of new connections
+    # would wait for SYN retransmits (a second).
+    request_queue_size = 128
     allow_reuse_address = True
 
     def __init__(self, host: str = "127.0.0.1", ssl_context: Any = None) -> None:
@@ -69,6 +73,8 @@ class Receiver(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self.received: list[Received] = []
         self.connections = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._answers: dict[str, deque[Answer]] = {}
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -110,6 +116,7 @@ class Receiver(ThreadingHTTPServer):
             self.received.clear()
             self._answers.clear()
             self.connections = 0
+            self.most_in_flight = 0
 
     def answer(self, path: str, *answers: Answer | int) -> None:
         """Script the answers to requests for ``path``."""
@@ -128,6 +135,17 @@ class Receiver(ThreadingHTTPServer):
         with self._cond:
             self.received.append(received)
             self._cond.notify_all()
+
+    def started(self) -> None:
+        """A request is being answered."""
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def finished(self) -> None:
+        """A request was answered."""
+        with self._lock:
+            self.in_flight -= 1
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Wait (bounded) until ``count`` requests arrived; return them all."""
@@ -165,6 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        self.server.started()
+        try:
+            self._answer()
+        finally:
+            self.server.finished()
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         self.server.record(

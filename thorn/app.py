@@ -56,6 +56,7 @@ class Thorn:
     #: Dispatcher aliases accepted by ``THORN_DISPATCHER``.
     dispatchers = {
         "default": "thorn.dispatch.base:Dispatcher",
+        "background": "thorn.dispatch.background:Dispatcher",
         "celery": "thorn.dispatch.celery:Dispatcher",
         "disabled": "thorn.dispatch.disabled:Dispatcher",
         "tasks": "thorn.dispatch.tasks:Dispatcher",
@@ -124,7 +125,7 @@ class Thorn:
     @cached_property
     def settings(self) -> Settings:
         """``THORN_*`` settings, read live from :attr:`config`."""
-        return Settings(self.env.config)
+        return self.env.make_settings()
 
     @cached_property
     def store(self) -> Store:

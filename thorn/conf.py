@@ -7,6 +7,7 @@ import reprlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +48,8 @@ RECORD_MODES = ("all", "failed")
 DEFAULTS: dict[str, Any] = {
     "THORN_ALLOW_REDIRECTS": False,
     "THORN_ATTEMPT_RESPONSE_BYTES": 4096,
+    "THORN_BACKGROUND_DRAIN": 5.0,
+    "THORN_BACKGROUND_THREADS": 4,
     "THORN_BASE_URL": None,
     "THORN_CHUNKSIZE": 10,
     "THORN_CODECS": {
@@ -62,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "THORN_EVENT_CHOICES": (),
     "THORN_EVENT_TIMEOUT": 3.0,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
+    "THORN_INDEX_MAX_AGE": 60.0,
+    "THORN_MAX_CONNECTIONS": 64,
+    "THORN_MAX_CONNECTIONS_PER_HOST": 10,
     "THORN_MAX_RESPONSE_SIZE": DEFAULT_MAX_RESPONSE_SIZE,
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_PUBLISH_TIMEOUT": 2.0,
@@ -221,6 +227,10 @@ CHECKS: dict[str, SettingCheck] = {
         "a mapping of content type to codec (a callable or an import path)",
         _is_codecs,
     ),
+    "THORN_BACKGROUND_DRAIN": SettingCheck(
+        "thorn.E039", "a number of seconds of at least 0", _is_seconds(0, inclusive=True)
+    ),
+    "THORN_BACKGROUND_THREADS": SettingCheck("thorn.E038", "an integer of at least 1", _is_int(1)),
     "THORN_DELIVERY_LEASE": SettingCheck(
         "thorn.E019", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
     ),
@@ -235,7 +245,8 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_DISPATCHER": SettingCheck(
         "thorn.E001",
-        "'default', 'celery', 'tasks', 'disabled', or a dispatcher class or its import path",
+        "'default', 'background', 'celery', 'tasks', 'disabled', "
+        "or a dispatcher class or its import path",
         _is_path_or(_is_class),
     ),
     "THORN_DRF_PERMISSION_CLASSES": SettingCheck(
@@ -251,6 +262,15 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_HMAC_SIGNER": SettingCheck(
         "thorn.E004", "a signing function or its import path", _is_path_or(callable)
+    ),
+    "THORN_INDEX_MAX_AGE": SettingCheck(
+        "thorn.E035",
+        "a number of seconds of at least 0 (0 turns the index off)",
+        _is_seconds(0, inclusive=True),
+    ),
+    "THORN_MAX_CONNECTIONS": SettingCheck("thorn.E036", "an integer of at least 1", _is_int(1)),
+    "THORN_MAX_CONNECTIONS_PER_HOST": SettingCheck(
+        "thorn.E037", "an integer of at least 1", _is_int(1)
     ),
     "THORN_MAX_RESPONSE_SIZE": SettingCheck(
         "thorn.E009", "an integer of at least 0 (bytes)", _is_int(0)
@@ -360,10 +380,11 @@ RESOLVERS: dict[str, Callable[[Any], Any]] = {
 class Settings:
     """Read ``THORN_*`` settings from a configuration object, with defaults.
 
-    Values are read live from ``config`` (``django.conf.settings`` under
-    Django), so ``override_settings`` just works; a value that needs resolving
-    (an import path, serialized validators) is resolved once and reused until
-    the configured value changes.
+    Values are read live from ``config``, or, when ``cached``, once until
+    :meth:`forget` is called (under Django, on every ``setting_changed``
+    signal, so ``override_settings`` just works).  A value that needs
+    resolving (an import path, serialized validators) is resolved once and
+    reused until the configured value changes.
 
     .. versionchanged:: 2.0
         Thorn 1.5 cached every value the first time it was read.
@@ -371,11 +392,20 @@ class Settings:
     Arguments:
         config: Any object with settings as attributes, or a mapping;
             ``None`` means defaults only.
+        cached: Keep the values read, until :meth:`forget`.
     """
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: Any = None, *, cached: bool = False) -> None:
         self.config = config
+        self.cached = cached
+        self._values: dict[str, Any] = {}
         self._resolved: dict[str, tuple[Any, Any]] = {}
+        if config is None:
+            self._get: Callable[[str, Any], Any] = lambda name, default: default
+        elif isinstance(config, Mapping):
+            self._get = config.get
+        else:
+            self._get = partial(getattr, config)
 
     def raw(self, name: str) -> Any:
         """Return the configured value of ``name``, or its default.
@@ -384,16 +414,25 @@ class Settings:
         :data:`NONE_IS_A_VALUE`, whose default applies only when they are
         not configured at all.
         """
+        if self.cached:
+            try:
+                return self._values[name]
+            except KeyError:
+                pass
         if name not in DEFAULTS:
             raise AttributeError(f"unknown setting {name!r}")
-        config = self.config
-        if isinstance(config, Mapping):
-            value = config.get(name, _ABSENT)
-        else:
-            value = getattr(config, name, _ABSENT)
+        value = self._get(name, _ABSENT)
         if value is _ABSENT or (value is None and name not in NONE_IS_A_VALUE):
-            return DEFAULTS[name]
+            value = DEFAULTS[name]
+        if self.cached:
+            self._values[name] = value
         return value
+
+    def forget(self) -> None:
+        """Read every value again (``cached`` settings, after a change of configuration)."""
+        self._values.clear()
+        for name in [name for name in self.__dict__ if name.startswith("THORN_")]:
+            del self.__dict__[name]
 
     def configured(self, name: str) -> bool:
         """Tell whether the project sets ``name`` (to something else than ``None``)."""
@@ -409,14 +448,17 @@ class Settings:
             raise AttributeError(name)
         value = self.raw(name)
         resolve = RESOLVERS.get(name)
-        if resolve is None:
-            return value
-        cached = self._resolved.get(name)
-        if cached is not None and cached[0] is value:
-            return cached[1]
-        resolved = resolve(value)
-        self._resolved[name] = (value, resolved)
-        return resolved
+        if resolve is not None:
+            cached = self._resolved.get(name)
+            if cached is not None and cached[0] is value:
+                value = cached[1]
+            else:
+                resolved = resolve(value)
+                self._resolved[name] = (value, resolved)
+                value = resolved
+        if self.cached:  # the next read is a plain attribute
+            self.__dict__[name] = value
+        return value
 
 
 #: Shortens the values quoted in messages (a big THORN_SUBSCRIBERS, say).

@@ -402,6 +402,17 @@ class ModelEvent(Event):
 
     # -- from a signal to a message
 
+    def may_receive(self, instance: Any) -> bool:
+        """False when nobody can receive this event for ``instance`` (no query, no payload).
+
+        Asked before the payload and the message are made, so an event
+        nobody subscribes to costs its filter and a lookup in memory.
+        """
+        dispatcher = self.dispatcher
+        return dispatcher.sends and dispatcher.may_receive(
+            self._get_name(instance), self._subscribers
+        )
+
     def should_dispatch(self, instance: Any, previous: Any = None, **kwargs: Any) -> bool:
         """Return true if the filters match ``instance`` (and its ``previous`` version)."""
         return self.filter(instance, previous)
@@ -419,7 +430,7 @@ class ModelEvent(Event):
         Errors are logged, or raised when ``propagate_errors`` is set.
         """
         try:
-            if not self.dispatcher.sends or not self.should_dispatch(instance, previous):
+            if not self.may_receive(instance) or not self.should_dispatch(instance, previous):
                 return
             message = self.prepare_message(instance, context)
             self.send_message(message, using=using, wait_for_commit=self.signal_honors_transaction)

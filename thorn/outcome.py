@@ -53,7 +53,7 @@ class Outcome:
 
     @property
     def retryable(self) -> bool:
-        """True if trying again may succeed: not for a refused recipient, nor a 410."""
+        """True if trying again may succeed (not for a refused recipient, nor a 410)."""
         return (
             self.error is not None and not isinstance(self.error, SecurityError) and not self.gone
         )

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from thorn.request import Request
     from thorn.store import DueDelivery
 
-__all__ = ["Relayed", "prune_records", "relay_once"]
+__all__ = ["Relayed", "prune_records", "relay_due", "relay_once"]
 
 logger = get_logger(__name__)
 
@@ -74,12 +74,27 @@ def relay_once(app: Thorn, limit: int = BATCH) -> Relayed:
             dispatcher.hand_over(message, stored=True)
         except Exception:  # the others are handed over all the same
             logger.exception("Relaying event %s (message %s) failed", message.event, message.id)
-    requests, gone = _rebuild(app, store.due_deliveries(limit))
+    handed, cancelled = relay_due(app, store.due_deliveries(limit))
+    return Relayed(len(messages), handed, cancelled)
+
+
+def relay_due(app: Thorn, due: list[DueDelivery]) -> tuple[int, int]:
+    """Hand deliveries taken from the store over to ``app``'s dispatcher.
+
+    The relay's, and redelivery's (:mod:`thorn.recovery`): each delivery is
+    rebuilt from its message, and attempted in this process (default
+    dispatcher) or published to the workers (celery dispatcher).  A
+    delivery whose subscription is gone or disabled is cancelled instead.
+
+    Returns:
+        How many deliveries were handed over, and how many cancelled.
+    """
+    requests, gone = _rebuild(app, due)
     if gone:
-        store.cancel(gone, "the subscription was removed or disabled")
+        app.store.cancel(gone, "the subscription was removed or disabled")
     if requests:
-        dispatcher.relay(requests)
-    return Relayed(len(messages), len(requests), len(gone))
+        app.dispatcher.relay(requests)
+    return len(requests), len(gone)
 
 
 def _rebuild(app: Thorn, due: list[DueDelivery]) -> tuple[list[Request], list[str]]:
@@ -112,7 +127,8 @@ def _rebuild(app: Thorn, due: list[DueDelivery]) -> tuple[list[Request], list[st
             if delivery is None:
                 gone.append(item.id)
                 continue
-            delivery = replace(delivery, attempt=item.attempt, lease=item.lease)
+            # The record's id is the delivery's, whatever made it.
+            delivery = replace(delivery, id=item.id, attempt=item.attempt, lease=item.lease)
             requests.append(app.request_class.for_delivery(delivery, app))
     return requests, gone
 

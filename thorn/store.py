@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from thorn.delivery.policy import Verdict
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from thorn.outcome import Outcome
     from thorn.request import Request
 
-__all__ = ["DueDelivery", "Result", "Store"]
+__all__ = ["Backlog", "DueDelivery", "Recovered", "Result", "Store"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,26 @@ class DueDelivery:
     attempt: int
     #: The lease it was taken under.
     lease: str
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What :meth:`Store.recover` made due again."""
+
+    #: Deliveries made due again.
+    count: int = 0
+    #: True when more deliveries matched than the limit (call again for the rest).
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the relay would hand over if it ran now."""
+
+    #: Messages committed but never handed over, past ``THORN_RELAY_AFTER``.
+    messages: int = 0
+    #: Deliveries whose next attempt is due and that nobody holds.
+    deliveries: int = 0
 
 
 class Store:
@@ -106,3 +126,24 @@ class Store:
     def prune(self, before: datetime, batch: int = 1000) -> int:
         """Delete records made before ``before`` (not active deliveries); return how many."""
         return 0
+
+    def redeliver(self, ids: Sequence[str]) -> list[DueDelivery]:
+        """Make recorded deliveries ``ids`` due now, and take them under a new lease.
+
+        A delivery is taken whatever its state, unless an executor holds it
+        (it is being attempted); it keeps its id, and its next attempt is
+        numbered after its last one.  The store that keeps nothing has no
+        delivery to redeliver.
+        """
+        return []
+
+    def recover(self, subscription: Any, since: datetime, limit: int) -> Recovered:
+        """Make the failed and cancelled deliveries of ``subscription`` since ``since`` due now.
+
+        At most ``limit`` of them, oldest first; the relay hands them over.
+        """
+        return Recovered()
+
+    def backlog(self) -> Backlog | None:
+        """How much the relay would hand over now, or ``None`` when nothing is kept."""
+        return None

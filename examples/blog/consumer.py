@@ -9,6 +9,10 @@ the blog, that knows only the blog's address and the user's API token.
    ``hmac_digest`` of the answer: nobody else tells it the secret.
 #. For each webhook, it checks the ``Hook-HMAC`` signature of the exact body
    with :func:`thorn.utils.hmac.verify` and answers 204 (verified) or 403.
+#. With ``--refuse EVENT``, it answers the first delivery of that event with
+   ``503 Service Unavailable`` (as a receiver that is briefly down would), and
+   accepts it when thorn tries again: the same ``Hook-Delivery`` id, which
+   receivers use to drop duplicates.
 
 It writes one JSON object per line on standard output, for ``demo.py``:
 ``{"subscribed": {...}}`` once, then ``{"webhook": {...}}`` per request.
@@ -71,6 +75,10 @@ def subscribe(site: str, token: str, event: str, url: str, timeout: float) -> di
 class Consumer(ThreadingHTTPServer):
     daemon_threads = True
     subscription: dict[str, Any]
+    #: The event whose first delivery is refused (``--refuse``), if any.
+    refuse: str | None = None
+    #: The deliveries refused once already, by Hook-Delivery id.
+    refused: set[str]
 
     @property
     def url(self) -> str:
@@ -99,19 +107,29 @@ class Handler(BaseHTTPRequestHandler):
             message = json.loads(body)
         except ValueError:
             message = {}
+        # Only a verified webhook is acted upon; thorn counts any non-2xx
+        # answer as a failed delivery, and tries it again later.
+        status, answer = (204, b"") if verified else (403, b"bad signature")
+        delivery = self.headers.get("Hook-Delivery") or ""
+        if verified and self.headers.get("Hook-Event") == self.server.refuse:
+            with _output:
+                first = delivery not in self.server.refused
+                self.server.refused.add(delivery)
+            if first:
+                status, answer = 503, b"busy: try again later"
         emit(
             webhook={
                 "event": self.headers.get("Hook-Event"),
-                "delivery": self.headers.get("Hook-Delivery"),
+                "delivery": delivery,
                 "verified": verified,
+                "answered": status,
                 "message": message,
             }
         )
-        # Only a verified webhook is acted upon; thorn counts any non-2xx
-        # answer as a failed delivery.
-        self.send_response(204 if verified else 403)
-        self.send_header("Content-Length", "0")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
+        self.wfile.write(answer)
 
 
 def main() -> None:
@@ -121,6 +139,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--timeout", type=float, default=10.0, help="of the subscribe request")
+    parser.add_argument("--refuse", help="answer 503 to the first delivery of this event")
     args = parser.parse_args()
     token = os.environ.get("BLOG_TOKEN")
     if not token:
@@ -129,6 +148,7 @@ def main() -> None:
     # SIGTERM (how demo.py stops it) ends serve_forever() like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = Consumer((args.host, args.port), Handler)
+    server.refuse, server.refused = args.refuse, set()
     with server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

@@ -9,16 +9,22 @@ What it does, with nothing but 127.0.0.1 and a temporary directory:
    a worker of Django's task framework (``manage.py db_worker``), whose tasks
    are rows of the same database;
 #. starts the site (``manage.py runserver --noreload``) on a free port;
+#. starts the relay (``manage.py thorn relay``), which makes the retries;
 #. starts the consumer (``consumer.py``), which subscribes itself to
-   ``article.*`` through the site's ``/hooks/`` API with the user's token;
+   ``article.*`` through the site's ``/hooks/`` API with the user's token,
+   and refuses the first delivery of ``article.published`` (503);
 #. creates, edits, publishes and deletes an article through the site's API
    (the saves happen in the site's process, as in production), and prints
-   every webhook the consumer received, with its event, its ref and whether
-   its ``Hook-HMAC`` signature verified;
+   every webhook the consumer received, with its event, its ref, whether
+   its ``Hook-HMAC`` signature verified, and what the consumer answered:
+   the refused delivery is retried a second later, with the same id;
+#. prints the subscription's deliveries as ``GET /hooks/<id>/deliveries/``
+   returns them to the consumer's owner, and the attempts of the retried one;
 #. stops everything it started, by PID.
 
-It exits 0 when every expected webhook arrived, verified, and nothing else
-did; 1 otherwise (and prints the end of the logs of the processes it ran).
+It exits 0 when every expected webhook arrived, verified, the refused one
+was retried and listed with its two attempts, and nothing else arrived; 1
+otherwise (and prints the end of the logs of the processes it ran).
 Every wait is bounded.
 """
 
@@ -52,6 +58,9 @@ COMMAND_TIMEOUT = 60.0  # a manage.py command (migrate, create_api_user)
 HTTP_TIMEOUT = 10.0  # one HTTP request
 WEBHOOK_TIMEOUT = 10.0  # the webhooks of one step to arrive
 STOP_TIMEOUT = 10.0  # a process to exit after SIGTERM (then SIGKILL)
+
+#: The event whose first delivery the consumer refuses.
+REFUSED = "article.published"
 
 # No proxy from the environment between us and 127.0.0.1.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -266,11 +275,15 @@ class Demo:
         self.processes: list[Process] = []
         self.failures: list[str] = []
         self.received = 0
+        #: Hook-Delivery ids the consumer refused.
+        self.refused: list[str] = []
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "proj.settings",
             "BLOG_DATABASE": str(workdir / "db.sqlite3"),
             "BLOG_DISPATCHER": dispatcher,
+            # A failed delivery is retried after about a second.
+            "BLOG_RETRY_SCHEDULE": "1",
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("BLOG_TOKEN", None)
@@ -368,12 +381,23 @@ class Demo:
         wait_until("the db_worker", lambda: "Starting worker" in worker.log(), worker)
         print(f"  worker    manage.py db_worker  (PID {worker.pid})")
 
+    def start_relay(self) -> None:
+        relay = self.start(
+            "relay", [sys.executable, "manage.py", "thorn", "relay", "--interval", "0.2"]
+        )
+        time.sleep(0.2)
+        relay.check_alive()
+        print(f"  relay     manage.py thorn relay  (PID {relay.pid}, the retries)")
+
     def start_consumer(self, site: str, token: str) -> tuple[Reports, dict[str, Any]]:
         self.env["BLOG_TOKEN"] = token  # the consumer's only credential, not on its command line
         try:
             consumer = self.start(
                 "consumer",
-                [sys.executable, "consumer.py", "--site", site, "--event", "article.*"],
+                [
+                    *(sys.executable, "consumer.py", "--site", site, "--event", "article.*"),
+                    *("--refuse", REFUSED),
+                ],
                 stdout_pipe=True,
             )
         finally:
@@ -409,10 +433,17 @@ class Demo:
             event, message = webhook["event"], webhook["message"]
             ref = message.get("ref")
             verified = "signature verified" if webhook["verified"] else "SIGNATURE NOT VERIFIED"
-            print(f"    webhook  {event:<18} ref={ref}  {verified}")
+            answered = webhook.get("answered")
+            print(f"    webhook  {event:<18} ref={ref}  {verified}, answered {answered}")
             print(f"             data={json.dumps(message.get('data'))}")
             if not webhook["verified"]:
                 self.failures.append(f"{event}: the signature did not verify")
+            if answered == 503:
+                print(f"             refused: thorn retries delivery {webhook['delivery']}")
+                self.refused.append(webhook["delivery"])
+                continue
+            if webhook["delivery"] in self.refused:
+                print("             (the same Hook-Delivery as the refused one: a retry)")
             if (event, ref) in missing:
                 missing.remove((event, ref))
             else:
@@ -426,6 +457,39 @@ class Demo:
         if status != expected:
             raise DemoError(f"{method} {url} answered {status}, not {expected}: {answer}")
         return answer
+
+    def show_deliveries(self, site: str, token: str, subscription: str) -> None:
+        """Print the deliveries as the API lists them to the owner; check the retried one."""
+        url = f"{site}/hooks/{subscription}/deliveries/"
+        deadline = time.monotonic() + WEBHOOK_TIMEOUT
+        while True:  # the last success is recorded just after the consumer's answer
+            page = self.call("GET", url, token, None, 200)
+            if all(item["status"] == "succeeded" for item in page["results"]):
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        print(f"\nGET    /hooks/{subscription}/deliveries/  ->  200, newest first")
+        for item in page["results"]:
+            print(
+                f"    {item['event']:<18} {item['status']:<9} {item['attempt_count']} attempt(s), "
+                f"last answer {item['status_code']}  id={item['id']}"
+            )
+        retried = [item for item in page["results"] if item["id"] in self.refused]
+        if len(retried) != 1:
+            self.failures.append(f"the refused delivery is not listed: {self.refused}")
+            return
+        detail = self.call("GET", retried[0]["delivery"], token, None, 200)
+        print(f"GET    .../deliveries/{detail['id']}/  ->  200, its attempts:")
+        for attempt in detail["attempts"]:
+            body = attempt["response_body"] or "(no body)"
+            print(
+                f"    #{attempt['number']}  {attempt['status_code']}  "
+                f"{attempt['duration'] * 1000:.0f} ms  {body}"
+            )
+        codes = [attempt["status_code"] for attempt in detail["attempts"]]
+        if codes != [503, 204]:
+            self.failures.append(f"the retried delivery's attempts are {codes}, not [503, 204]")
 
     def run(self) -> None:
         dispatcher = {
@@ -446,6 +510,7 @@ class Demo:
             self.start_worker()
         elif self.dispatcher == "tasks":
             self.start_db_worker()
+        self.start_relay()
         reports, subscribed = self.start_consumer(site, token)
         print(
             f"\nPOST {site}/hooks/  (Authorization: Token ...)\n"
@@ -480,6 +545,7 @@ class Demo:
         )
         self.call("DELETE", ref, token, None, 204)
         self.expect(reports, f"DELETE {path}", [("article.removed", ref)], "204")
+        self.show_deliveries(site, token, subscribed["id"])
         for report in reports.drain():  # anything more that came is a failure
             if "webhook" in report:
                 self.received += 1
@@ -577,7 +643,10 @@ def main() -> int:
         for failure in demo.failures:
             print(f"  - {failure}")
         return 1
-    print(f"\nOK: {demo.received} webhooks received, every signature verified ({elapsed:.1f} s)")
+    print(
+        f"\nOK: {demo.received} webhooks received, every signature verified, "
+        f"{len(demo.refused)} refused and retried ({elapsed:.1f} s)"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from thorn import buffer_events
 from thorn.app import Thorn
 from thorn.conf import STANDARD_RETRY_SCHEDULE
 from thorn.delivery.policy import RetryPolicy
+from thorn.dispatch.background import Dispatcher as BackgroundDispatcher
 from thorn.dispatch.base import Dispatcher as DefaultDispatcher
 from thorn.dispatch.disabled import Dispatcher as DisabledDispatcher
 from thorn.events import Event
@@ -71,6 +72,7 @@ class TestDispatcherSelection:
             pytest.param(None, DefaultDispatcher, id="default-setting"),
             pytest.param("default", DefaultDispatcher, id="alias-default"),
             pytest.param("disabled", DisabledDispatcher, id="alias-disabled"),
+            pytest.param("background", BackgroundDispatcher, id="alias-background"),
             pytest.param("thorn.dispatch.disabled:Dispatcher", DisabledDispatcher, id="colon-path"),
             pytest.param("thorn.dispatch.disabled.Dispatcher", DisabledDispatcher, id="dot-path"),
             pytest.param(RecordingDispatcher, RecordingDispatcher, id="class"),

@@ -68,13 +68,10 @@ REQUIRED_PACKAGE_FILES = frozenset(
         "thorn/django/migrations/0004_thorn_2_0.py",
         "thorn/django/migrations/0005_secret_rotation.py",
         "thorn/django/migrations/0006_delivery_engine.py",
+        "thorn/django/migrations/0007_subscription_index.py",
     }
 )
-MIGRATIONS = sorted(
-    Path(name).stem
-    for name in REQUIRED_PACKAGE_FILES
-    if "/migrations/0" in name  # the numbered ones, not __init__
-)
+MIGRATIONS = sorted(path.stem for path in (ROOT / "thorn/django/migrations").glob("0*.py"))
 #: Top-level directories of the repository that no artifact may contain.
 NOT_SHIPPED = ("t/", "examples/", "bench/", "docs/", ".ci/", "build/", "dist/", ".venv/", ".git/")
 #: Entries of the repository's root that are not copied for the build...

@@ -442,10 +442,13 @@ class TestHostileRecipients:
 
 class TestRebinding:
     def test_connects_to_the_address_that_was_checked(self, make_app, receiver, second_loopback):
-        """A name that rebinds to an internal address after the check is never re-resolved."""
+        """A name that rebinds to an internal address after the check is never re-resolved.
+
+        (With no DNS cache: the next delivery resolves again, and is refused.)
+        """
         app = make_app()
         resolver = FakeResolver({"rebind.example.test": [["127.0.0.1"], ["127.0.0.2"]]})
-        use_transport(app, resolver=resolver)
+        use_transport(app, resolver=resolver, dns_ttl=0)
         url = f"http://rebind.example.test:{receiver.port}/rebind"
         policy = [block_cidr_network("127.0.0.2/32")]
 
@@ -463,6 +466,28 @@ class TestRebinding:
         assert 2 == len(resolver.calls)
         assert 1 == len(receiver.received)
         assert 0 == second_loopback.count()
+
+    def test_a_cached_answer_is_still_checked_and_pinned(self, make_app, receiver, second_loopback):
+        """Within the DNS cache's TTL the host is not resolved again; every delivery still goes
+        to the checked address, and expires with the cache."""
+        app = make_app()
+        resolver = FakeResolver({"cached.example.test": [["127.0.0.1"], ["127.0.0.2"]]})
+        transport = use_transport(app, resolver=resolver, dns_ttl=0.5)
+        url = f"http://cached.example.test:{receiver.port}/cached"
+        policy = [block_cidr_network("127.0.0.2/32")]
+
+        for _ in range(3):
+            _, callbacks = deliver(app, url, policy)
+            assert 1 == len(callbacks.successes)
+        assert 1 == len(resolver.calls)
+        assert 3 == len(receiver.wait_for(3, timeout=5))
+        time.sleep(0.6)
+        _, late = deliver(app, url, policy)
+
+        assert [SecurityError] == [type(exc) for exc in late.errors]  # resolved again: refused
+        assert 2 == len(resolver.calls)
+        assert 0 == second_loopback.count()
+        assert transport.resolver.ttl == 0.5
 
 
 # -- redirects ---------------------------------------------------------------

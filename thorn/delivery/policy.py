@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from thorn import instrument
 from thorn.conf import STANDARD_RETRY_SCHEDULE
 from thorn.utils.log import get_logger
-from thorn.utils.redact import redact_url
+from thorn.utils.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     from thorn.conf import Settings
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from thorn.outcome import Outcome
     from thorn.request import Request
 
-__all__ = ["RETRY_AFTER_MAX", "RetryPolicy", "Verdict", "judge"]
+__all__ = ["RETRY_AFTER_MAX", "RetryPolicy", "Verdict", "judge", "log_fields", "outcome_status"]
 
 #: Seconds of ``Retry-After`` honoured at most (10 hours, as Hook0).
 RETRY_AFTER_MAX = 10 * 3600.0
@@ -127,7 +128,9 @@ class Verdict:
 def judge(request: Request, outcome: Outcome, *, can_retry: bool) -> Verdict:
     """Log ``outcome``, call the callbacks if the delivery is over, and decide on a retry.
 
-    A callback that raises is logged: it never stops other deliveries.
+    The outcome is also counted by the metrics, when they are installed
+    (:func:`thorn.instrument.judged`).  A callback that raises is logged:
+    it never stops other deliveries.
 
     Arguments:
         request: The delivery, as the callbacks see it.
@@ -137,21 +140,60 @@ def judge(request: Request, outcome: Outcome, *, can_retry: bool) -> Verdict:
     """
     retries = request.delivery.attempt - 1
     policy = request.retry_policy
-    will_retry = can_retry and policy.should_retry(outcome, retries)
-    _log(request, outcome, will_retry)
-    if will_retry:
-        return Verdict(retry_in=policy.countdown(outcome, retries))
+    if can_retry and policy.should_retry(outcome, retries):
+        verdict = Verdict(retry_in=policy.countdown(outcome, retries))
+    else:
+        verdict = Verdict()
+    _log(request, outcome, verdict)
+    instrument.judged(request, outcome, verdict)
+    if verdict.retrying:
+        return verdict
     if outcome.ok:
         _callback(request, request.on_success, request)
     elif outcome.timed_out and request.on_timeout is not None:
         _callback(request, request.on_timeout, request, outcome.error)
     else:
         _callback(request, request.on_error, request, outcome.error)
-    return Verdict()
+    return verdict
 
 
-def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
-    extra = {"delivery": request.describe()}
+def log_fields(request: Request, outcome: Outcome, verdict: Verdict) -> dict[str, Any]:
+    """The structured fields of the log line of an outcome (its ``extra``).
+
+    ``webhook_event`` (the event name), ``delivery_id`` (``Hook-Delivery``),
+    ``subscription`` (its uuid), ``status`` (``succeeded``, ``retrying`` or
+    ``failed``), ``status_code`` (the HTTP status, or ``None``), ``duration``
+    (seconds), ``attempt`` (its number), ``url`` (without credentials),
+    ``error`` (the error's class, or ``None``), ``retry_in`` (seconds, or
+    ``None``), and ``delivery``, the same as a dict
+    (:meth:`~thorn.request.Request.describe`).  No secret is among them.
+    """
+    return {
+        "delivery": request.describe(),
+        "webhook_event": request.event,
+        "delivery_id": request.id,
+        "subscription": str(request.subscriber.uuid),
+        "status": outcome_status(outcome, verdict),
+        "status_code": outcome.status,
+        "duration": outcome.latency,
+        "attempt": request.delivery.attempt,
+        "url": redact_url(request.url),
+        "error": outcome.error_class,
+        "retry_in": verdict.retry_in,
+    }
+
+
+def outcome_status(outcome: Outcome, verdict: Verdict) -> str:
+    """What an attempt made of its delivery: ``succeeded``, ``retrying`` or ``failed``."""
+    if outcome.ok:
+        return "succeeded"
+    return "retrying" if verdict.retrying else "failed"
+
+
+def _log(request: Request, outcome: Outcome, verdict: Verdict) -> None:
+    """Log one line per outcome on ``thorn.request``: DEBUG, INFO for a retry, else ERROR."""
+    extra = log_fields(request, outcome, verdict)
+    error = None if outcome.error is None else redact_text(str(outcome.error), request.url)
     if outcome.ok:
         logger.debug(
             "Delivered %s to %s: %s in %.3fs",
@@ -161,12 +203,12 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
             outcome.latency,
             extra=extra,
         )
-    elif will_retry:
+    elif verdict.retrying:
         logger.info(
             "Delivery of %s to %s failed (will retry): %s",
             request.event,
             redact_url(request.url),
-            outcome.error,
+            error,
             extra=extra,
         )
     elif request.delivery.attempt > 1:
@@ -176,7 +218,7 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
             redact_url(request.url),
             request.subscriber.uuid,
             request.delivery.attempt,
-            outcome.error,
+            error,
             extra=extra,
         )
     else:
@@ -184,7 +226,7 @@ def _log(request: Request, outcome: Outcome, will_retry: bool) -> None:
             "Delivery of %s to %s failed: %s",
             request.event,
             redact_url(request.url),
-            outcome.error,
+            error,
             extra=extra,
         )
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from thorn._state import app_or_default
 from thorn.delivery.plan import plan_deliveries
-from thorn.delivery.policy import judge
-from thorn.generic.subscriber import subscribers_for_event
+from thorn.delivery.policy import Verdict, judge
+from thorn.delivery.run import attempt_all, executor
+from thorn.generic.subscriber import event_matches, subscribers_for_event
 from thorn.messages import Message, Options
 from thorn.store import Result
 from thorn.utils.log import get_logger
@@ -29,8 +30,10 @@ class Dispatcher:
 
     An event with subscribers is written to the outbox in the transaction
     that sends it, and delivered when that transaction commits (at once
-    outside a transaction): one subscriber after another, over kept-alive
-    connections.  Each delivery succeeds or fails on its own.  With
+    outside a transaction): to all its subscribers at once, at most
+    ``THORN_MAX_CONNECTIONS_PER_HOST`` at once to one host, over kept-alive
+    connections, within the event's timeout.  Each delivery succeeds or
+    fails on its own.  With
     delivery records (thorn's Django app), a failed delivery is retried by
     the relay (``manage.py thorn relay``) on the retry schedule; without
     them, it is not retried.
@@ -40,7 +43,8 @@ class Dispatcher:
         app: The Thorn app.
 
     .. versionchanged:: 2.0
-        Events go through the outbox, and failed deliveries are retried.
+        Events go through the outbox, failed deliveries are retried, and
+        the deliveries of an event are made concurrently.
     """
 
     #: False for dispatchers that send nothing, so model events skip their work.
@@ -128,21 +132,35 @@ class Dispatcher:
             return []
         if waits:
             self.app.store.add(message, using)
-            env.on_commit(partial(self._hand_over_after_commit, message, subscribers), using=using)
+            env.on_commit(partial(self._dispatch_committed, message, subscribers), using=using)
             return []
         # Outside a transaction the change is already committed: the outbox
         # row is written with the deliveries, or if the hand-over fails.
-        return self.hand_over(message, subscribers, durable=wait_for_commit)
+        return self.dispatch_message(message, subscribers, durable=wait_for_commit)
 
-    def _hand_over_after_commit(
-        self, message: Message, subscribers: list[AbstractSubscriber]
-    ) -> None:
+    def _dispatch_committed(self, message: Message, subscribers: list[AbstractSubscriber]) -> None:
         try:
-            self.hand_over(message, subscribers, stored=True)
+            self.dispatch_message(message, subscribers, stored=True)
         except Exception:
             # After the commit there is nothing left to roll back: log only.
             # The message is in the outbox, for the relay.
             logger.exception("Event %r dispatch raised", message.event)
+
+    def dispatch_message(
+        self,
+        message: Message,
+        subscribers: list[AbstractSubscriber] | None = None,
+        *,
+        stored: bool = False,
+        durable: bool = False,
+    ) -> Any:
+        """Hand over a message just sent (or flushed from a buffer): here, at once.
+
+        The arguments are those of :meth:`hand_over`, which this calls.  A
+        dispatcher that delivers later (the background dispatcher) queues
+        the message instead; the relay always calls :meth:`hand_over`.
+        """
+        return self.hand_over(message, subscribers, stored=stored, durable=durable)
 
     def hand_over(
         self,
@@ -152,7 +170,7 @@ class Dispatcher:
         stored: bool = False,
         durable: bool = False,
     ) -> Any:
-        """Deliver ``message`` now, one subscriber after another; return its requests.
+        """Deliver ``message`` now, to all its subscribers at once; return its requests.
 
         The message and its deliveries are recorded before the first attempt.
 
@@ -182,19 +200,34 @@ class Dispatcher:
         ]
 
     def deliver(self, requests: Sequence[Request]) -> list[Result]:
-        """Attempt each request once, one after another; judge and record the outcomes.
+        """Attempt each request once, all at once; judge and record the outcomes.
 
-        Later attempts are the relay's, when the store keeps records.
+        See :func:`~thorn.delivery.run.attempt_all`: at most
+        ``THORN_MAX_CONNECTIONS_PER_HOST`` requests to one host at once, and
+        the whole fan-out within the requests' timeout.
         """
-        store = self.app.store
+        settings = self.app.settings
+        outcomes = attempt_all(
+            list(requests),
+            self.app.transport,
+            per_host=int(settings.THORN_MAX_CONNECTIONS_PER_HOST),
+            pool=executor(int(settings.THORN_MAX_CONNECTIONS)),
+        )
         results = []
-        for request in requests:
-            outcome = request.attempt(self.app.transport)
-            results.append(
-                Result(request, outcome, judge(request, outcome, can_retry=store.durable))
-            )
-        store.record(results)
+        for request, outcome in zip(requests, outcomes, strict=True):
+            verdict = judge(request, outcome, can_retry=self.makes_retries)
+            results.append(Result(request, outcome, verdict, scheduled=self.schedules(verdict)))
+        self.app.store.record(results)
         return results
+
+    @property
+    def makes_retries(self) -> bool:
+        """True when failed deliveries are attempted again: by the relay, from the records."""
+        return self.app.store.durable
+
+    def schedules(self, verdict: Verdict) -> bool:
+        """True when this dispatcher makes the next attempt itself (the relay does, here)."""
+        return False
 
     def relay(self, requests: Sequence[Request]) -> None:
         """Attempt deliveries the relay took (their retry is due, or their worker died)."""
@@ -207,7 +240,21 @@ class Dispatcher:
     def send_batch(self, batch: Sequence[Message]) -> None:
         """Send one batch of :meth:`batches`."""
         for message in batch:
-            self.hand_over(message)
+            self.dispatch_message(message)
+
+    def may_receive(self, event: str, extra_subscribers: Any = None) -> bool:
+        """False when nobody can receive ``event``: answered without a query.
+
+        True when the event has its own subscribers, when a static
+        subscriber's pattern matches, or when the subscription index has a
+        matching subscription (of any owner).
+        """
+        if extra_subscribers:
+            return True
+        static = self.app.settings.raw("THORN_SUBSCRIBERS")
+        if static and any(event_matches(pattern, event) for pattern in static):
+            return True
+        return self.app.env.may_receive(event)
 
     def subscribers_for_event(
         self,

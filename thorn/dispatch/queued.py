@@ -19,8 +19,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from thorn.delivery.policy import judge
-from thorn.delivery.run import attempt_all
 from thorn.dispatch.base import Dispatcher as BaseDispatcher
 from thorn.generic.subscriber import subscribers_for_event
 from thorn.messages import Message, decode_delivery, decode_message, encode_delivery, encode_options
@@ -32,6 +30,7 @@ from thorn.utils.redact import redact_url
 if TYPE_CHECKING:
     from logging import Logger
 
+    from thorn.delivery.policy import Verdict
     from thorn.generic.models import AbstractSubscriber
     from thorn.request import Request
 
@@ -236,27 +235,22 @@ class WorkerDispatcher(BaseDispatcher):
         raise NotImplementedError
 
     def deliver(self, requests: Sequence[Request]) -> list[Result]:
-        """Attempt the requests still held (concurrently, one lane per host); record them.
+        """Attempt the requests whose lease still holds (see the base class); record them."""
+        kept = {d.id for d in self.app.store.take([request.delivery for request in requests])}
+        return super().deliver([request for request in requests if request.delivery.id in kept])
 
-        A retry due within ``THORN_DELIVERY_LEASE`` is this executor's
-        (``scheduled``), when it :attr:`schedules_retries`; a later one is
-        the relay's.  Without durable records, the executor makes every
-        retry, and none when it cannot schedule them.
+    @property
+    def makes_retries(self) -> bool:
+        """When the executor schedules retries, or the relay makes them from the records."""
+        return self.schedules_retries or self.app.store.durable
+
+    def schedules(self, verdict: Verdict) -> bool:
+        """A retry due within ``THORN_DELIVERY_LEASE`` is this executor's (see :meth:`dispatch`).
+
+        When it :attr:`schedules_retries`; a later one is the relay's,
+        unless there are no records to relay from.
         """
-        store = self.app.store
-        kept = {delivery.id for delivery in store.take([request.delivery for request in requests])}
-        requests = [request for request in requests if request.delivery.id in kept]
-        outcomes = attempt_all(requests, self.app.transport)
+        if verdict.retry_in is None or not self.schedules_retries:
+            return False
         lease = float(self.app.settings.THORN_DELIVERY_LEASE)
-        schedules = self.schedules_retries
-        results = []
-        for request, outcome in zip(requests, outcomes, strict=True):
-            verdict = judge(request, outcome, can_retry=schedules or store.durable)
-            soon = (
-                schedules
-                and verdict.retry_in is not None
-                and (not store.durable or verdict.retry_in <= lease)
-            )
-            results.append(Result(request, outcome, verdict, scheduled=soon))
-        store.record(results)
-        return results
+        return not self.app.store.durable or verdict.retry_in <= lease

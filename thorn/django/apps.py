@@ -19,6 +19,9 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from thorn.django import checks
+        from thorn import instrument
+        from thorn.django import checks, index
 
         checks.register()
+        index.connect()
+        instrument.setup()

@@ -36,6 +36,7 @@ value received.  A Celery worker runs the same checks when it starts
 ``thorn.E032``  ``THORN_DISABLE_AFTER`` is not a number of seconds above 0.
 ``thorn.E033``  ``THORN_RELAY_AFTER`` is not a number of seconds of at least 0.
 ``thorn.E034``  ``THORN_RETRY_SCHEDULE`` is not a list of seconds of at least 0.
+``thorn.E035``  ``THORN_INDEX_MAX_AGE`` is not a number of seconds of at least 0.
 ``thorn.E050``  ``THORN_TASKS_BACKEND`` is not a backend of ``TASKS``.
 ``thorn.E051``  ``THORN_TASKS_QUEUE`` is not a queue of that backend.
 ==============  ==========================================================

@@ -38,16 +38,25 @@ def fetch_previous_version(
     """``pre_save``: keep the row as it is before this save (``None`` if it is new).
 
     Read with the model's default manager from the database of the save;
-    connected once per model, for events that use ``now_*`` filters.
+    connected once per model, for events that use ``now_*`` filters, and
+    only read when one of those events may be received (see
+    :meth:`~thorn.ModelEvent.may_receive`).
     """
     previous = None
     # A new instance whose primary key has a default is inserted without
     # looking (as Django does); one given an existing key updates that row.
     inserting = instance._state.adding and sender._meta.pk.has_default()
-    if not raw and not inserting and instance.pk is not None:
+    if not raw and not inserting and instance.pk is not None and _anybody_listens(instance):
         manager = sender._default_manager.using(using)
         previous = manager.filter(pk=instance.pk).first()
     instance.__dict__[PREVIOUS_VERSION] = previous
+
+
+def _anybody_listens(instance: models.Model) -> bool:
+    """True if an event of the instance that reads the previous version may be received."""
+    webhooks = getattr(type(instance), "webhooks", None)
+    events = getattr(webhooks, "events", {}).values()
+    return any(event.may_receive(instance) for event in events if event and event.use_transitions)
 
 
 def mark_raw_save(
@@ -69,9 +78,12 @@ class _dispatch_on_save(signal_dispatcher):
         using: Any = None,
         **kwargs: Any,
     ) -> None:
+        # Most saves are turned away here, at the cost of one call.
+        if not self.should_dispatch(instance, raw=raw, created=created):
+            return
         fetched = self.use_transitions and not created
         previous = instance.__dict__.get(PREVIOUS_VERSION) if fetched else None
-        self(instance, raw=raw, created=created, using=using, previous=previous)
+        self.send(instance, raw=raw, created=created, using=using, previous=previous)
 
 
 class dispatch_on_create(_dispatch_on_save):

@@ -21,9 +21,12 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from thorn import instrument
+from thorn.django.delivery_signals import send_outcomes, subscription_disabled
+from thorn.django.index import subscriptions_changed
 from thorn.django.models.records import (
     ACTIVE,
     AttemptRecord,
@@ -32,13 +35,14 @@ from thorn.django.models.records import (
     State,
 )
 from thorn.messages import Delivery, Message, decode_message, encode_message
-from thorn.store import DueDelivery, Result, Store
+from thorn.store import Backlog, DueDelivery, Recovered, Result, Store
 from thorn.utils.log import get_logger
 
 if TYPE_CHECKING:
     from thorn.conf import Settings
+    from thorn.outcome import Outcome
 
-__all__ = ["DjangoStore", "new_lease"]
+__all__ = ["RECOVERABLE", "DjangoStore", "new_lease"]
 
 logger = get_logger(__name__)
 
@@ -60,6 +64,19 @@ _OUTCOME_FIELDS = [
 def new_lease() -> str:
     """A new lease token."""
     return uuid.uuid4().hex
+
+
+#: States of a delivery that recovery makes due again.
+RECOVERABLE = (State.FAILED, State.CANCELLED)
+
+
+def _due_again(now: datetime) -> dict[str, Any]:
+    """The fields of a delivery made due at ``now`` (redelivered or recovered)."""
+    return {
+        "state": Case(When(attempts=0, then=Value(State.PENDING)), default=Value(State.RETRYING)),
+        "next_attempt_at": now,
+        "completed_at": None,
+    }
 
 
 def _free(now: datetime) -> Q:
@@ -191,7 +208,13 @@ class DjangoStore(Store):
         return [d for d in deliveries if d.id in kept]
 
     def record(self, results: Sequence[Result]) -> None:
-        """Record the attempts and the new state of each delivery, then the health of endpoints."""
+        """Record the attempts and the new state of each delivery, then the health of endpoints.
+
+        Each outcome is sent as a ``delivery_*`` signal once it is recorded
+        (see :mod:`thorn.django.delivery_signals`), before the health of
+        its endpoint is: a ``410 Gone`` sends ``delivery_failed``, then
+        ``subscription_disabled``.
+        """
         now = timezone.now()
         recorded = [
             result
@@ -214,6 +237,7 @@ class DjangoStore(Store):
                 AttemptRecord.objects.using(self.db).bulk_create(
                     [self._attempt_row(result, now) for result in recorded]
                 )
+        send_outcomes(results)
         if self.tracks_health:
             self._record_health(results, now)
 
@@ -273,7 +297,8 @@ class DjangoStore(Store):
     def _record_health(self, results: Iterable[Result], now: datetime) -> None:
         """Clear, start or act on ``failing_since``; disable gone or long-failing endpoints."""
         disable_after = timedelta(seconds=float(self.settings.THORN_DISABLE_AFTER))
-        recovered, failing, disabled = set(), set(), {}
+        recovered, failing = set(), set()
+        disabled: dict[Any, tuple[str, Outcome]] = {}
         for result in results:
             subscriber = result.request.subscriber
             if not isinstance(subscriber, self.subscriber_model):
@@ -283,13 +308,14 @@ class DjangoStore(Store):
                 if since is not None:
                     recovered.add(subscriber.uuid)
             elif result.outcome.gone:
-                disabled[subscriber.uuid] = "the URL answered 410 Gone"
+                disabled[subscriber.uuid] = ("the URL answered 410 Gone", result.outcome)
             elif since is None:
                 failing.add(subscriber.uuid)
             elif now - since >= disable_after:
                 disabled[subscriber.uuid] = (
                     f"every delivery failed since {since:%Y-%m-%d %H:%M} UTC "
-                    f"(THORN_DISABLE_AFTER is {disable_after})"
+                    f"(THORN_DISABLE_AFTER is {disable_after})",
+                    result.outcome,
                 )
         subscribers = self.subscriber_model._default_manager.using(self.db)
         if recovered:
@@ -298,17 +324,31 @@ class DjangoStore(Store):
             subscribers.filter(uuid__in=failing, failing_since__isnull=True).update(
                 failing_since=now
             )
-        for subscription, reason in disabled.items():
-            self.disable(subscription, reason, now)
+        if recovered or failing:
+            subscriptions_changed(self.subscriber_model, self.db)
+        for subscription, (reason, outcome) in disabled.items():
+            self.disable(subscription, reason, now, outcome=outcome)
 
-    def disable(self, subscription: Any, reason: str, now: datetime | None = None) -> bool:
-        """Disable a subscription and cancel its pending deliveries; false if it was not active."""
+    def disable(
+        self,
+        subscription: Any,
+        reason: str,
+        now: datetime | None = None,
+        *,
+        outcome: Outcome | None = None,
+    ) -> bool:
+        """Disable a subscription and cancel its pending deliveries; false if it was not active.
+
+        Sends :data:`~thorn.django.delivery_signals.subscription_disabled`
+        with the ``outcome`` that disabled it.
+        """
         now = now or timezone.now()
         subscribers = self.subscriber_model._default_manager.using(self.db)
         changed = subscribers.filter(uuid=subscription, is_active=True).update(
             is_active=False, disabled_reason=reason[:255], disabled_at=now
         )
         if changed:
+            subscriptions_changed(self.subscriber_model, self.db)
             logger.warning("Disabled subscription %s: %s", subscription, reason)
             self._cancel(
                 DeliveryRecord.objects.using(self.db).filter(
@@ -317,6 +357,16 @@ class DjangoStore(Store):
                 f"the subscription was disabled: {reason}",
                 now,
             )
+            cause = "manual" if outcome is None else "gone" if outcome.gone else "failing"
+            instrument.subscription_disabled(cause)
+            instance = subscribers.filter(uuid=subscription).first()
+            if instance is not None:
+                subscription_disabled.send_robust(
+                    type(instance),
+                    subscription=instance,
+                    reason=instance.disabled_reason,
+                    outcome=outcome,
+                )
         return bool(changed)
 
     def _cancel(self, deliveries: QuerySet[Any], reason: str, now: datetime) -> int:
@@ -374,6 +424,11 @@ class DjangoStore(Store):
             records.filter(due, id__in=ids).update(
                 lease=lease, locked_until=now + self._lease_period()
             )
+        return self._taken(ids, lease)
+
+    def _taken(self, ids: Sequence[Any], lease: str) -> list[DueDelivery]:
+        """The deliveries of ``ids`` held under ``lease``, with their messages (soonest first)."""
+        records = DeliveryRecord.objects.using(self.db)
         rows = records.filter(id__in=ids, lease=lease).select_related("message")
         messages: dict[Any, Message] = {}
         taken = []
@@ -385,6 +440,60 @@ class DjangoStore(Store):
                 DueDelivery(message, str(row.id), str(row.subscription), row.attempts + 1, lease)
             )
         return taken
+
+    def backlog(self) -> Backlog:
+        """Count what the relay would take now: two ``COUNT`` queries on partial indexes."""
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=float(self.settings.THORN_RELAY_AFTER))
+        messages = MessageRecord.objects.using(self.db).filter(
+            Q(planned_at__isnull=True, created_at__lte=cutoff)
+            & (Q(relayed_at__isnull=True) | Q(relayed_at__lte=cutoff))
+        )
+        deliveries = DeliveryRecord.objects.using(self.db).filter(
+            Q(state__in=ACTIVE, next_attempt_at__lte=now) & _free(now)
+        )
+        return Backlog(messages=messages.count(), deliveries=deliveries.count())
+
+    # -- redelivery and recovery
+
+    def redeliver(self, ids: Sequence[str]) -> list[DueDelivery]:
+        """Make deliveries ``ids`` due now and take them under a new lease.
+
+        Their state becomes ``retrying`` (``pending`` if never attempted)
+        until the attempt is recorded; the lease keeps the relay off them
+        while the caller hands them over, and gives them to the relay if it
+        never does.
+        """
+        now = timezone.now()
+        lease = new_lease()
+        takeable = Q(id__in=list(ids)) & (~Q(state__in=ACTIVE) | _free(now))
+        records = DeliveryRecord.objects.using(self.db)
+        with transaction.atomic(using=self.db):
+            taken = list(self._skip_locked(records.filter(takeable)).values_list("id", flat=True))
+            records.filter(takeable, id__in=taken).update(
+                **_due_again(now), lease=lease, locked_until=now + self._lease_period()
+            )
+        return self._taken(taken, lease)
+
+    def recover(self, subscription: Any, since: datetime, limit: int) -> Recovered:
+        """Make the failed and cancelled deliveries of ``subscription`` since ``since`` due now.
+
+        The oldest ``limit`` of them, in one transaction; nobody holds them,
+        so the relay hands them over on its next passes.
+        """
+        now = timezone.now()
+        records = DeliveryRecord.objects.using(self.db)
+        lost = Q(subscription=subscription, state__in=RECOVERABLE, created_at__gte=since)
+        with transaction.atomic(using=self.db):
+            ids = list(
+                self._skip_locked(records.filter(lost).order_by("created_at")).values_list(
+                    "id", flat=True
+                )[: limit + 1]
+            )
+            count = records.filter(lost, id__in=ids[:limit]).update(
+                **_due_again(now), lease="", locked_until=None
+            )
+        return Recovered(count=count, more=len(ids) > limit)
 
     def prune(self, before: datetime, batch: int = 1000) -> int:
         """Delete deliveries (with their attempts) and messages made before ``before``.

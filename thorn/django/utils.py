@@ -1,14 +1,18 @@
-"""Referring to Django models in JSON (subscriber callback contexts, messages)."""
+"""Django helpers: referring to models in JSON (subscriber callback contexts, messages),
+and reading the times that recovery takes (the admin, ``manage.py thorn recover``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, time
 from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
-__all__ = ["deserialize_model", "serialize_model"]
+__all__ = ["deserialize_model", "parse_time", "serialize_model"]
 
 
 def serialize_model(model: type[models.Model] | models.Model) -> dict[str, str]:
@@ -25,3 +29,23 @@ def deserialize_model(model: Any) -> Any:
     if not isinstance(model, Mapping):
         return model
     return apps.get_model(model["app_label"], model["model_name"])
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 date or date and time, made aware in the current time zone if naive.
+
+    Raises:
+        ValueError: if ``value`` is neither.
+
+    .. versionadded:: 2.0
+    """
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            moment = None if day is None else datetime.combine(day, time())
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 date or time: {value!r}")
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment

@@ -46,6 +46,10 @@ class Environment:
         """Return stored subscribers matching ``event`` (and ``sender``; only ``uuids``)."""
         return ()
 
+    def may_receive(self, event: str) -> bool:
+        """False when no stored subscription can receive ``event`` (none are stored, here)."""
+        return False
+
     @property
     def signals(self) -> Any:
         """The module of signal dispatchers (``dispatches_on_*`` of model events)."""
@@ -64,6 +68,15 @@ class Environment:
     def in_transaction(self, using: str | None = None) -> bool:
         """Tell whether code runs inside a transaction of database ``using`` (never, here)."""
         return False
+
+    def make_settings(self) -> Settings:
+        """The ``THORN_*`` settings of :attr:`config`, read live."""
+        from thorn.conf import Settings
+
+        return Settings(self.config)
+
+    def release_connections(self) -> None:
+        """Let go of this thread's database connections after a background job (none, here)."""
 
     def make_store(self, settings: Settings) -> Store:
         """The :class:`~thorn.store.Store` of an app with these settings: one that keeps nothing."""

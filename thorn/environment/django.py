@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections.abc import Callable, Collection, Iterable
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
+from thorn.conf import Settings
 from thorn.environment import Environment
 from thorn.utils.imports import import_string
 
 if TYPE_CHECKING:
-    from thorn.conf import Settings
     from thorn.generic.models import AbstractSubscriber
     from thorn.store import Store
 
@@ -20,6 +21,8 @@ __all__ = ["DjangoEnv"]
 
 #: Default of ``THORN_SUBSCRIBER_MODEL``.
 DEFAULT_SUBSCRIBER_MODEL = "thorn.django.models:Subscriber"
+
+_UNKNOWN = object()
 
 
 class DjangoEnv(Environment):
@@ -30,8 +33,25 @@ class DjangoEnv(Environment):
 
     def __init__(self, config: Any = None) -> None:
         from django.conf import settings
+        from django.core.signals import setting_changed
 
         super().__init__(settings if config is None else config)
+        self._made: weakref.WeakSet[Settings] = weakref.WeakSet()
+        self._found_index: Any = _UNKNOWN
+        # Django sends it for override_settings() and pytest-django's settings.
+        setting_changed.connect(self._setting_changed)
+
+    def _setting_changed(self, **kwargs: Any) -> None:
+        """Read the settings again, and find the subscription index again."""
+        for settings in list(self._made):
+            settings.forget()
+        self._found_index = _UNKNOWN
+
+    def make_settings(self) -> Settings:
+        """The ``THORN_*`` settings, read once until Django says a setting changed."""
+        settings = Settings(self.config, cached=True)
+        self._made.add(settings)
+        return settings
 
     @staticmethod
     def autodetect(env: str = "DJANGO_SETTINGS_MODULE") -> bool:
@@ -62,23 +82,44 @@ class DjangoEnv(Environment):
     ) -> Iterable[AbstractSubscriber]:
         """Return the subscriptions stored in the database that match ``event``.
 
-        With ``uuids``, only those subscriptions are read (the worker loading
-        the subscribers of one chunk).  Empty when neither the
+        Answered by the subscription index (:mod:`thorn.django.index`).
+        With ``uuids``, only those subscriptions are returned (the worker
+        loading the subscribers of one chunk).  Empty when neither the
         ``thorn.django`` app is installed nor ``THORN_SUBSCRIBER_MODEL`` is set.
         """
-        from django.apps import apps
-
-        from thorn.django.managers import matching
-
-        custom = getattr(self.config, "THORN_SUBSCRIBER_MODEL", None)
-        if not custom and not apps.is_installed("thorn.django"):
+        index = self._index()
+        if index is None:
             return ()
-        # The dispatcher orders deliveries by host: no ORDER BY needed.
-        subscribers = matching(self.Subscriber, event, sender).order_by()
-        if uuids is not None:
-            subscribers = subscribers.filter(uuid__in=list(uuids))
-        found: Iterable[AbstractSubscriber] = subscribers
+        found: Iterable[AbstractSubscriber] = index.subscribers(event, sender, uuids)
         return found
+
+    def may_receive(self, event: str) -> bool:
+        """False when no stored subscription matches ``event`` (no query: see the index)."""
+        index = self._index()
+        return index is not None and index.may_receive(event)
+
+    def _index(self) -> Any:
+        """The subscription index of the subscriber model (:mod:`thorn.django.index`)."""
+        found = self._found_index
+        if found is _UNKNOWN:
+            from django.apps import apps
+
+            custom = getattr(self.config, "THORN_SUBSCRIBER_MODEL", None)
+            if not custom and not apps.is_installed("thorn.django"):
+                found = None
+            else:
+                from thorn.django.index import index_of
+
+                found = index_of(self.Subscriber, self._index_max_age)
+            self._found_index = found
+        return found
+
+    def _index_max_age(self) -> float:
+        return float(self._settings.THORN_INDEX_MAX_AGE)
+
+    @cached_property
+    def _settings(self) -> Settings:
+        return self.make_settings()
 
     @property
     def signals(self) -> Any:
@@ -120,6 +161,16 @@ class DjangoEnv(Environment):
         from django.db import transaction
 
         return bool(transaction.get_connection(using).in_atomic_block)
+
+    def release_connections(self) -> None:
+        """Close this thread's database connections that are broken or past ``CONN_MAX_AGE``.
+
+        Django does this at the end of each web request; a background
+        thread does it at the end of each job.
+        """
+        from django.db import close_old_connections
+
+        close_old_connections()
 
     def make_store(self, settings: Settings) -> Store:
         """A :class:`~thorn.django.store.DjangoStore` when the ``thorn.django`` app is installed.

@@ -30,6 +30,9 @@ class HTTPRequest:
             host resolves to (see :mod:`thorn.validators`); empty checks
             nothing.
         keepalive: Reuse the connection for later requests.
+        deadline: When the attempt must be over, as a :func:`time.monotonic`
+            time, if sooner than ``timeout`` from its start: the deadline
+            of the whole fan-out the request is part of.
 
     .. versionadded:: 2.0
     """
@@ -41,6 +44,12 @@ class HTTPRequest:
     method: str = "POST"
     recipient_validators: tuple[Callable[..., None], ...] = ()
     keepalive: bool = True
+    deadline: float | None = None
+
+    def ends_at(self, started: float) -> float:
+        """When an attempt started at ``started`` (monotonic) must be over."""
+        end = started + self.timeout
+        return end if self.deadline is None else min(end, self.deadline)
 
 
 class BaseTransport(abc.ABC):

@@ -16,7 +16,13 @@ from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, Se
 from thorn.outcome import Outcome, parse_retry_after
 from thorn.transport._deadline import deadline
 from thorn.transport.base import BaseTransport, HTTPRequest
-from thorn.transport.ssrf import PinnedAdapter, check_recipient, host_header
+from thorn.transport.ssrf import (
+    DNS_TTL,
+    CachedResolver,
+    PinnedAdapter,
+    check_recipient,
+    host_header,
+)
 from thorn.utils.redact import redact_text, redact_url
 from thorn.validators import Resolver, resolve
 
@@ -71,6 +77,9 @@ class Transport(BaseTransport):
         resolver: ``resolver(host, port) -> [addresses]``; the system
             resolver by default (tests inject their own).
         verify: TLS verification: ``True``, or a CA bundle path.
+        dns_ttl: Seconds the resolver's answer for a host is reused
+            (:class:`~thorn.transport.ssrf.CachedResolver`); ``0`` asks it
+            for every delivery.
 
     .. versionadded:: 2.0
     """
@@ -83,11 +92,12 @@ class Transport(BaseTransport):
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         resolver: Resolver | None = None,
         verify: bool | str = True,
+        dns_ttl: float = DNS_TTL,
     ) -> None:
         self.allow_redirects = allow_redirects
         self.max_redirects = max_redirects
         self.max_response_size = max_response_size
-        self.resolver = resolver or resolve
+        self.resolver = CachedResolver(resolver or resolve, dns_ttl)
         self.verify = verify
         self._local = threading.local()
 
@@ -130,12 +140,14 @@ class Transport(BaseTransport):
         """Send ``request`` once; never raises for a failed delivery.
 
         The whole attempt (connect, redirects, sending, reading the answer)
-        lasts at most ``request.timeout`` seconds.
+        lasts at most ``request.timeout`` seconds, and ends by
+        ``request.deadline`` when it has one.
         """
         started = monotonic()
+        ends_at = request.ends_at(started)
         response = None
         try:
-            with deadline(started + request.timeout):
+            with deadline(ends_at):
                 response = self._send_following_redirects(request)
             status = response.status_code
             if not 200 <= status < 300:
@@ -150,7 +162,7 @@ class Transport(BaseTransport):
             return self._outcome(started, exc, response)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             error: DeliveryError
-            if _is_timeout(exc) or monotonic() - started >= request.timeout:
+            if _is_timeout(exc) or monotonic() >= ends_at:
                 error = DeliveryTimeout(
                     f"{redact_url(request.url)} did not answer within {request.timeout}s",
                     request=request,

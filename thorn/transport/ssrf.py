@@ -9,7 +9,9 @@ the hostname (SNI) and verifies the certificate against it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from time import monotonic
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +21,46 @@ from requests.adapters import HTTPAdapter
 from thorn.transport._deadline import POOL_CLASSES
 from thorn.validators import Address, Resolver, check_addresses, validate_url
 
-__all__ = ["PinnedAdapter", "check_recipient", "host_header"]
+__all__ = ["DNS_TTL", "CachedResolver", "PinnedAdapter", "check_recipient", "host_header"]
+
+#: Seconds a host's checked addresses are reused.
+DNS_TTL = 10.0
+
+
+class CachedResolver:
+    """A resolver that remembers each answer for ``ttl`` seconds.
+
+    Only what the resolver answered is cached; every delivery still checks
+    every address with its validators and connects to one that passed
+    (pinning stays per connection), so the cache makes nothing reachable
+    that the checks refuse.  Failures are not cached.
+
+    Arguments:
+        resolve: The resolver to ask.
+        ttl: Seconds an answer is reused (0: never).
+        size: Answers kept at most (the oldest go first).
+    """
+
+    def __init__(self, resolve: Resolver, ttl: float = DNS_TTL, size: int = 1024) -> None:
+        self.resolve = resolve
+        self.ttl = ttl
+        self.size = size
+        self._answers: dict[tuple[str, int], tuple[float, list[Address]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, host: str, port: int) -> list[Address]:
+        key = (host, port)
+        now = monotonic()
+        cached = self._answers.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        addresses = self.resolve(host, port)
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._answers) >= self.size:
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = (now + self.ttl, addresses)
+        return addresses
 
 
 def check_recipient(

@@ -10,6 +10,10 @@ never the environment):
 ``BLOG_BASE_URL``
     The site's own address, for the ``ref`` of webhooks (default:
     ``http://127.0.0.1:8000``, where ``manage.py runserver`` listens).
+``BLOG_RETRY_SCHEDULE``
+    Seconds between retries, comma-separated (default: thorn's, from 5
+    seconds to 10 hours); ``demo.py`` sets ``1`` so that its retry comes
+    within a second.
 ``BLOG_DISPATCHER``
     ``default`` (deliver in the web process), ``celery`` (publish to a
     Celery worker through ``BLOG_BROKER_URL``, default
@@ -122,6 +126,11 @@ THORN_RECIPIENT_VALIDATORS = [
     validators.ensure_protocol("http", "https"),
     loopback_only,
 ]
+
+# A failed delivery is retried on this schedule (by the relay, `manage.py thorn
+# relay`, or a Celery worker).  The default is the Standard Webhooks one.
+if os.environ.get("BLOG_RETRY_SCHEDULE"):
+    THORN_RETRY_SCHEDULE = [float(s) for s in os.environ["BLOG_RETRY_SCHEDULE"].split(",")]
 
 _dispatcher = os.environ.get("BLOG_DISPATCHER") or "default"
 if _dispatcher not in ("default", "celery", "tasks"):

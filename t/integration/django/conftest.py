@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from thorn import _state
 from thorn.django.models import Subscriber
@@ -28,6 +29,14 @@ def django_app() -> Iterator[None]:
     _state._current_app.set(None)
     yield
     _state.current_app().transport.close()
+
+
+@pytest.fixture
+def admin(client: Client, django_user_model: Any) -> Client:
+    """A client logged in to the admin as a superuser."""
+    user = django_user_model.objects.create_superuser("root", "root@example.com", None)
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -28,14 +28,6 @@ def secret(tag: str) -> str:
 
 
 @pytest.fixture
-def admin(client: Client, django_user_model: Any) -> Client:
-    """A client logged in as a superuser."""
-    user = django_user_model.objects.create_superuser("root", "root@example.com", None)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def rows() -> dict[str, Subscriber]:
     """Three subscriptions with different events, content types and secrets."""
     return {

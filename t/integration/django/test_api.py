@@ -56,6 +56,12 @@ DOC_KEYS = [
     "hmac_secret",
     "hmac_digest",
     "signing_secret",
+    # new in 2.0: the endpoint's health
+    "is_active",
+    "disabled_reason",
+    "disabled_at",
+    "failing_since",
+    "last_delivery",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
 LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
@@ -270,7 +276,7 @@ def test_options_describes_the_writable_fields(api):
     assert DOC_KEYS == list(post)
     assert ["event", "url"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
-    assert ["event", "url", "content_type", "hmac_secret", "hmac_digest"] == writable
+    assert ["event", "url", "content_type", "hmac_secret", "hmac_digest", "is_active"] == writable
 
 
 def test_detail_shows_the_secret(api, alice):

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -44,7 +45,14 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 import thorn
-from thorn.django.models import CONTENT_TYPES, Subscriber
+from thorn.django.models import (
+    CONTENT_TYPES,
+    AttemptRecord,
+    DeliveryRecord,
+    MessageRecord,
+    State,
+    Subscriber,
+)
 from thorn.django.rest_framework.schema import (
     SCHEMA_CONTENT_TYPE,
     SCHEMA_PATH,
@@ -56,6 +64,8 @@ from thorn.django.rest_framework.schema import (
 )
 from thorn.django.rest_framework.views import SubscriberList
 from thorn.exceptions import ImproperlyConfigured
+from thorn.messages import delivery_id
+from thorn.testing import capture_webhooks
 
 #: The URLconf of the tests of ``schema_view`` (``pytest.mark.urls`` names this module).
 urlpatterns = [
@@ -64,9 +74,17 @@ urlpatterns = [
 ]
 
 SCHEMA = load_schema()
+#: The statuses of a delivery.
+STATUS_VALUES = [value for value, _label in State.choices]
 LIST = "/hooks/"
 DETAIL = "/hooks/{uuid}/"
 ROTATE = "/hooks/{uuid}/rotate-secret/"
+DELIVERIES = "/hooks/{uuid}/deliveries/"
+DELIVERY = "/hooks/{uuid}/deliveries/{delivery}/"
+REDELIVER = "/hooks/{uuid}/deliveries/{delivery}/redeliver/"
+RECOVER = "/hooks/{uuid}/recover/"
+#: The fields a client may send in a subscription.
+WRITABLE = {"event", "url", "content_type", "hmac_secret", "hmac_digest", "is_active"}
 
 #: Bounds of the fuzzing: the whole file runs in a few seconds.
 FUZZ = hypothesis_settings(
@@ -92,7 +110,7 @@ def test_shipped_schema_is_valid_openapi_3():
     validate_schema(SCHEMA)  # type: ignore[no-untyped-call]
 
 
-def test_schema_describes_the_eight_operations():
+def test_schema_describes_the_twelve_operations():
     operations = {
         (route, method): operation
         for route, methods in SCHEMA["paths"].items()
@@ -107,6 +125,10 @@ def test_schema_describes_the_eight_operations():
         (DETAIL, "post"),
         (DETAIL, "delete"),
         (ROTATE, "post"),
+        (DELIVERIES, "get"),
+        (DELIVERY, "get"),
+        (REDELIVER, "post"),
+        (RECOVER, "post"),
     } == set(operations)
     ids = [operation["operationId"] for operation in operations.values()]
     assert len(ids) == len(set(ids))
@@ -143,7 +165,9 @@ def test_server_side_fields_are_read_only(route, method, status):
     shown = component(response_schema(route, method, status))["properties"]
     for name in ("id", "user", "created_at", "updated_at", "subscription", "signing_secret"):
         assert shown[name]["readOnly"] is True, name
-    for name in ("event", "url", "content_type", "hmac_secret", "hmac_digest"):
+    for name in ("disabled_reason", "disabled_at", "failing_since", "last_delivery"):
+        assert shown[name]["readOnly"] is True, name
+    for name in WRITABLE:
         assert not shown[name].get("readOnly"), name
 
 
@@ -152,7 +176,7 @@ def test_server_side_fields_are_read_only(route, method, status):
 )
 def test_request_bodies_hold_only_writable_fields(route, method):
     body = request_component(route, method)
-    assert {"event", "url", "content_type", "hmac_secret", "hmac_digest"} == set(body["properties"])
+    assert WRITABLE == set(body["properties"])
     partial = route == DETAIL and method in ("patch", "post")
     assert ([] if partial else ["event", "url"]) == body.get("required", [])
 
@@ -161,7 +185,7 @@ def test_rotate_secret_takes_no_body_and_answers_the_subscription():
     """``POST /hooks/{uuid}/rotate-secret/``: no body; a 200 with both forms of the secret."""
     operation = SCHEMA["paths"][ROTATE]["post"]
     assert "requestBody" not in operation
-    assert ["200"] == list(operation["responses"])
+    assert ["200"] == [code for code in operation["responses"] if code.startswith("2")]
     shown = component(response_schema(ROTATE, "post", 200))["properties"]
     assert {"hmac_secret", "signing_secret"} <= set(shown)
 
@@ -182,6 +206,39 @@ def test_content_type_is_an_enum_of_the_model_choices():
 def test_created_subscription_has_a_location_header():
     headers = SCHEMA["paths"][LIST]["post"]["responses"]["201"]["headers"]
     assert {"format": "uri", "type": "string"} == headers["Location"]["schema"]
+
+
+def test_every_operation_documents_its_errors():
+    """403 everywhere; 404 on every subscription's URL; 400 and 413 where a body is read."""
+    for route, methods in SCHEMA["paths"].items():
+        for method, operation in methods.items():
+            codes = set(operation["responses"])
+            assert "403" in codes, (route, method)
+            assert ("404" in codes) == ("{uuid}" in route), (route, method)
+            if "requestBody" in operation:
+                assert {"400", "413"} <= codes, (route, method)
+            for code in codes - {"200", "201", "202", "204"}:
+                schema = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert "object" == schema["type"], (route, method, code)
+
+
+def test_redelivery_and_recovery_answer_202():
+    """Both are accepted, not done: 202, and 409 for a disabled subscription."""
+    for route in (REDELIVER, RECOVER):
+        responses = SCHEMA["paths"][route]["post"]["responses"]
+        assert ["202"] == [code for code in responses if code.startswith("2")]
+        assert "409" in responses
+    assert "requestBody" not in SCHEMA["paths"][REDELIVER]["post"]
+    assert ["since"] == request_component(RECOVER, "post")["required"]
+
+
+def test_deliveries_are_paginated_by_cursor_and_filtered():
+    parameters = {p["name"]: p for p in SCHEMA["paths"][DELIVERIES]["get"]["parameters"]}
+    assert {"uuid", "cursor", "page_size", "status", "event"} == set(parameters)
+    statuses = parameters["status"]["schema"]["items"]["enum"]
+    assert sorted(["pending", "retrying", "succeeded", "failed", "cancelled"]) == statuses
+    page = component(response_schema(DELIVERIES, "get", 200))
+    assert {"next", "previous", "results"} == set(page["properties"])
 
 
 # -- generate_schema ------------------------------------------------------
@@ -206,6 +263,10 @@ def test_generation_at_another_prefix():
         "/api/v2/hooks/",
         "/api/v2/hooks/{uuid}/",
         "/api/v2/hooks/{uuid}/rotate-secret/",
+        "/api/v2/hooks/{uuid}/deliveries/",
+        "/api/v2/hooks/{uuid}/deliveries/{delivery}/",
+        "/api/v2/hooks/{uuid}/deliveries/{delivery}/redeliver/",
+        "/api/v2/hooks/{uuid}/recover/",
     } == set(generated["paths"])
     assert SCHEMA["components"] == generated["components"]
 
@@ -267,7 +328,13 @@ def test_load_schema_returns_a_new_dict():
 
 def test_fuzzing_generates_every_field_of_the_request_bodies():
     """The strategies below know how to generate every property the schema has."""
-    for route, method in ((LIST, "post"), (DETAIL, "put"), (DETAIL, "patch"), (DETAIL, "post")):
+    for route, method in (
+        (LIST, "post"),
+        (DETAIL, "put"),
+        (DETAIL, "patch"),
+        (DETAIL, "post"),
+        (RECOVER, "post"),
+    ):
         for name, prop in request_component(route, method)["properties"].items():
             conforming(name, prop)
 
@@ -326,6 +393,83 @@ def test_fuzz_rotate_secret(data, fuzz):
         assert response.status_code in (404, 413)
     elif response.status_code == 200:
         assert str(fuzz.own.uuid) == response.json()["id"]
+
+
+#: Query parameters of the deliveries list, known and not.
+QUERY_NAMES = st.sampled_from(["status", "event", "cursor", "page_size", "ordering", "x"])
+#: Text without lone surrogates (which no client can put in a URL).
+URL_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+
+
+def delivery_targets() -> st.SearchStrategy[str]:
+    """A delivery in a path: mostly the records, else any segment."""
+    return mostly(
+        st.sampled_from(["own", "other"]),
+        st.uuids().map(str) | st.text(max_size=40).map(lambda text: quote(text, safe="")),
+    )
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(data=st.data())
+def test_fuzz_deliveries(data, fuzz):
+    """``GET /hooks/{uuid}/deliveries/`` with any query: a documented 200, a 400 or a 404."""
+    target = data.draw(targets(), label="target")
+    values = st.sampled_from([*STATUS_VALUES, "article.created", "0", "-1", "100000"]) | URL_TEXT
+    query = data.draw(st.lists(st.tuples(QUERY_NAMES, values), max_size=4), label="query")
+    path = fuzz.path(target) + "deliveries/" + (f"?{urlencode(query)}" if query else "")
+    response = fuzz.call("get", path, None, None)
+    fuzz.check(response, DELIVERIES, "get", {200, 400, 404})
+    if target not in OWN:
+        assert 404 == response.status_code
+    elif response.status_code == 200:
+        own = str(fuzz.deliveries["own"].id)
+        assert {item["id"] for item in response.json()["results"]} <= {own}
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(data=st.data())
+def test_fuzz_delivery(data, fuzz):
+    """``GET /hooks/{uuid}/deliveries/{delivery}/``: only the caller's delivery is a 200."""
+    target = data.draw(targets(), label="target")
+    delivery = data.draw(delivery_targets(), label="delivery")
+    response = fuzz.call("get", fuzz.delivery_path(target, delivery), None, None)
+    fuzz.check(response, DELIVERY, "get", {200, 404})
+    assert (response.status_code == 200) == (target in OWN and delivery == "own")
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(data=st.data())
+def test_fuzz_redeliver(data, fuzz):
+    """``POST .../redeliver/`` with any path and body: a documented 202, or a 404 (413)."""
+    target = data.draw(targets(), label="target")
+    delivery = data.draw(delivery_targets(), label="delivery")
+    media_type, body = data.draw(request_bodies(DETAIL, "patch"), label="ignored body")
+    with capture_webhooks() as captured:
+        response = fuzz.call(
+            "post", fuzz.delivery_path(target, delivery) + "redeliver/", media_type, body
+        )
+    fuzz.check(response, REDELIVER, "post", {202, 404, 413})
+    if response.status_code == 202:
+        assert (target, delivery) in {(own, "own") for own in OWN}
+        assert [str(fuzz.deliveries["own"].id)] == [c.header("Hook-Delivery") for c in captured]
+    else:
+        assert [] == list(captured)
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(data=st.data())
+def test_fuzz_recover(data, fuzz):
+    """``POST /hooks/{uuid}/recover/`` with any body: a documented 202, a 400, 404 or 413."""
+    target = data.draw(targets(), label="target")
+    media_type, body = data.draw(request_bodies(RECOVER, "post"), label="request")
+    response = fuzz.call("post", fuzz.path(target) + "recover/", media_type, body)
+    fuzz.check(response, RECOVER, "post", {202, 400, 404, 413})
+    if target not in OWN:
+        assert response.status_code in (404, 413)
 
 
 @pytest.mark.django_db
@@ -550,6 +694,8 @@ def conforming(name: str, prop: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.sampled_from(prop["enum"])
     if prop["type"] == "string":
         low, high = prop.get("minLength", 0), prop.get("maxLength")
+        if prop.get("format") == "date-time":
+            return st.datetimes(timezones=st.none() | st.just(timezone.utc)).map(datetime.isoformat)
         if prop.get("format") == "uri":
             assert high is not None, name
             return urls(high)
@@ -660,10 +806,18 @@ def encode(media_type: str, body: Any) -> tuple[bytes, str]:
 class Fuzz:
     """Sends requests as an authenticated user and checks the responses against the schema."""
 
-    def __init__(self, user: User, own: Subscriber, other: Subscriber) -> None:
+    def __init__(
+        self,
+        user: User,
+        own: Subscriber,
+        other: Subscriber,
+        deliveries: dict[str, DeliveryRecord] | None = None,
+    ) -> None:
         self.user = user
         self.own = own
         self.other = other
+        #: The own subscription's delivery ("own") and the other's ("other").
+        self.deliveries = deliveries or {}
         self.client = APIClient()
         self.client.force_authenticate(user)
 
@@ -671,6 +825,12 @@ class Fuzz:
         if target in OWN:
             return f"/hooks/{OWN[target](self.own.uuid)}/"
         return f"/hooks/{self.other.uuid if target == 'other' else target}/"
+
+    def delivery_path(self, target: str, delivery: str) -> str:
+        """The path of a delivery: ``own``/``other`` records, or any segment."""
+        if delivery in self.deliveries:
+            delivery = str(self.deliveries[delivery].id)
+        return f"{self.path(target)}deliveries/{delivery}/"
 
     def call(self, method: str, path: str, media_type: str | None, body: Any) -> Any:
         """Send the request in a savepoint that is rolled back."""
@@ -686,12 +846,19 @@ class Fuzz:
         return response
 
     def check(self, response: Any, route: str, method: str, expected: set[int]) -> None:
-        """Below 500, an expected status, and a documented body for a 200 or 201."""
+        """Below 500, an expected and documented status, and a documented body.
+
+        A success is JSON that validates against its schema; so is an error,
+        except Django's own 404 for a path that matches no URL (HTML).
+        """
         status = response.status_code
         assert status < 500, response.content
         assert status in expected, (status, response.content)
-        if status in (200, 201):
-            assert response["Content-Type"] == "application/json", response["Content-Type"]
+        assert str(status) in SCHEMA["paths"][route][method]["responses"], (route, method, status)
+        json_body = response.get("Content-Type") == "application/json"
+        if status < 300 and status != 204:
+            assert json_body, response["Content-Type"]
+        if json_body:
             validate_response(route, method, status, response.json())
 
 
@@ -710,8 +877,47 @@ def fuzz(db: None, django_user_model: Any, monkeypatch: pytest.MonkeyPatch) -> F
     def no_network(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"the fuzzing must not use the network: {args!r}")
 
+    own, others = subscription(user), subscription(other)
+    deliveries = {"own": delivery_of(own), "other": delivery_of(others)}
     # After the database connection is open (``db``): no name resolution,
     # no connection from here on.
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    return Fuzz(user, subscription(user), subscription(other))
+    return Fuzz(user, own, others, deliveries)
+
+
+def delivery_of(subscriber: Subscriber) -> DeliveryRecord:
+    """A failed delivery of a message to ``subscriber``, with one attempt."""
+    now = datetime.now(timezone.utc)
+    message = MessageRecord.objects.create(
+        id=uuid.uuid4(),
+        event="article.created",
+        data={"event": "article.created", "payload": {"title": "x"}},
+        created_at=now,
+        planned_at=now,
+    )
+    record = DeliveryRecord.objects.create(
+        id=delivery_id(str(message.id), subscriber.uuid),
+        message=message,
+        subscription=subscriber.uuid,
+        event="article.created",
+        url=subscriber.url,
+        state=State.FAILED,
+        attempts=1,
+        last_status_code=500,
+        last_error="answered 500",
+        created_at=now,
+        completed_at=now,
+    )
+    AttemptRecord.objects.create(
+        delivery=record,
+        number=1,
+        started_at=now,
+        duration=0.1,
+        status_code=500,
+        error_class="DeliveryError",
+        error="answered 500",
+        response_headers={"Content-Type": "text/html"},
+        response_body="<script>alert(1)</script>",
+    )
+    return record

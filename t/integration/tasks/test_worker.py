@@ -145,7 +145,7 @@ def test_kill_9_of_the_worker_loses_nothing(
     """
     first = db_worker(FAST_RECOVERY)
     for i in range(20):
-        receiver.answer(f"/slow/{i}", Answer(delay=0.2))
+        receiver.answer(f"/slow/{i}", Answer(delay=0.5))
         subscribe("article.created", f"/slow/{i}")
     Article.objects.create(title="Batch")
     wait_for(lambda: len(receiver.received) >= 3, "the batch to start")
@@ -162,10 +162,11 @@ def test_kill_9_of_the_worker_loses_nothing(
     counts = Counter(r.header("Hook-Delivery") for r in receiver.received)
     assert 20 == len(counts)
     assert 20 == DeliveryRecord.objects.filter(state="succeeded").count()
-    # Twice, at most: those the killed worker made in the chunk it had not recorded yet.
+    # Twice, at most: those the killed worker made in the chunk it had not
+    # recorded yet (its deliveries are attempted at once).
     twice = {delivery for delivery, count in counts.items() if count > 1}
     assert twice <= before_kill
-    assert len(twice) < FAST_RECOVERY["THORN_CHUNKSIZE"]
+    assert len(twice) <= FAST_RECOVERY["THORN_CHUNKSIZE"]
     assert {1, 2} >= set(counts.values())
 
 

@@ -11,6 +11,7 @@ records are in ``thorn.django.models.records``.
 
 from __future__ import annotations
 
+from thorn.django.index import SubscriptionsVersion
 from thorn.django.models.records import (
     ACTIVE,
     AttemptRecord,
@@ -39,6 +40,7 @@ __all__ = [
     "MessageRecord",
     "State",
     "Subscriber",
+    "SubscriptionsVersion",
     "random_secret64",
     "validate_event_pattern",
 ]

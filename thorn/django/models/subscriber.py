@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from thorn._state import current_app
 from thorn.conf import MIME_JSON, MIME_URLFORM, event_choices
+from thorn.django import delivery_signals
+from thorn.django.index import subscriptions_changed
 from thorn.django.managers import SubscriberManager
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import is_event_pattern
@@ -24,6 +26,8 @@ from thorn.utils.redact import redact_url
 __all__ = [
     "CHAR_MAX_LENGTH",
     "CONTENT_TYPES",
+    "DISABLED_BY_HAND",
+    "HEALTH_FIELDS",
     "HMAC_DIGESTS",
     "URL_MAX_LENGTH",
     "Subscriber",
@@ -39,6 +43,10 @@ URL_MAX_LENGTH = 2048
 CONTENT_TYPES = (MIME_JSON, MIME_URLFORM)
 #: Digests a subscriber can sign with (stored in lower case).
 HMAC_DIGESTS = ("sha1", "sha256", "sha512")
+#: The fields that keep the health of an endpoint, besides ``is_active``.
+HEALTH_FIELDS = ("disabled_reason", "disabled_at", "failing_since")
+#: The ``disabled_reason`` of a subscription saved inactive without one.
+DISABLED_BY_HAND = "disabled by hand"
 
 
 def random_secret64() -> str:
@@ -167,21 +175,36 @@ class Subscriber(models.Model, SubscriberModelMixin):
         """Save, storing ``hmac_digest`` in lower case.
 
         A subscription made active again forgets why and since when it was
-        disabled, and that it was failing: it starts afresh.
+        disabled, and that it was failing: it starts afresh, and
+        :data:`~thorn.django.delivery_signals.subscription_enabled` is sent.  One saved
+        inactive by hand is stamped with when (and, unless given, why:
+        "disabled by hand"), and
+        :data:`~thorn.django.delivery_signals.subscription_disabled` is sent
+        (with ``outcome=None``).
+
+        .. versionchanged:: 2.0
+            The health fields, and the signals.
         """
         if self.hmac_digest:
             self.hmac_digest = self.hmac_digest.lower()
+        signal = None
         if self.is_active and self.disabled_at is not None:
             self.disabled_reason, self.disabled_at, self.failing_since = "", None, None
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {
-                    *update_fields,
-                    "disabled_reason",
-                    "disabled_at",
-                    "failing_since",
-                }
+            signal = delivery_signals.subscription_enabled
+        elif not self.is_active and self.disabled_at is None:
+            self.disabled_reason = self.disabled_reason or DISABLED_BY_HAND
+            self.disabled_at = timezone.now()
+            signal = delivery_signals.subscription_disabled
+        update_fields = kwargs.get("update_fields")
+        if signal is not None and update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *HEALTH_FIELDS}
         super().save(*args, **kwargs)
+        if signal is delivery_signals.subscription_enabled:
+            signal.send_robust(type(self), subscription=self)
+        elif signal is not None:
+            signal.send_robust(
+                type(self), subscription=self, reason=self.disabled_reason, outcome=None
+            )
 
     def user_ident(self) -> Any:
         """Return the owner's primary key (without loading the user), or ``None``."""
@@ -240,6 +263,7 @@ class Subscriber(models.Model, SubscriberModelMixin):
                 "updated_at",
             ]
         )
+        subscriptions_changed(type(self), self._state.db)
         return secret
 
     def clean_fields(self, exclude: Any = None) -> None:

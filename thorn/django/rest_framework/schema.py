@@ -73,8 +73,9 @@ SCHEMA_VERSION = "2"
 
 _DESCRIPTION = (
     "Subscribe URLs to the events of this site, list your subscriptions, "
-    "change them and unsubscribe. Every request must be authenticated; "
-    "each user sees and changes only their own subscriptions."
+    "change them and unsubscribe; see each subscription's deliveries and their "
+    "attempts, redeliver one, or recover what failed since a time. Every request "
+    "must be authenticated; each user sees and changes only their own subscriptions."
 )
 
 #: drf-spectacular settings pinned while generating (on top of its defaults).
@@ -89,7 +90,7 @@ _SPECTACULAR_SETTINGS: dict[str, Any] = {
 }
 
 #: The operations: ``(route, method)`` -> ``(operationId, summary, description)``, where
-#: the route is ``"list"``, ``"detail"`` or ``"rotate-secret"`` (see :func:`_route`).
+#: the route is what :func:`_route` says.
 _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("list", "GET"): (
         "hooks_list",
@@ -130,6 +131,36 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "Unsubscribe",
         "Delete a subscription of the authenticated user.",
     ),
+    ("deliveries", "GET"): (
+        "hooks_deliveries_list",
+        "List a subscription's deliveries",
+        "The deliveries of a subscription of the authenticated user, newest first, a page at "
+        "a time (follow ``next``). Filter with ``status`` and ``event``, each of which may be "
+        "repeated. Each delivery's ``id`` is the ``Hook-Delivery`` header of its attempts.",
+    ),
+    ("delivery", "GET"): (
+        "hooks_deliveries_retrieve",
+        "Show a delivery and its attempts",
+        "One delivery of a subscription of the authenticated user: its payload, and every "
+        "attempt with its status code, duration, error, response headers and the start of "
+        "the response body (as text).",
+    ),
+    ("redeliver", "POST"): (
+        "hooks_deliveries_redeliver",
+        "Redeliver a delivery",
+        "Attempt a delivery again, whatever its status, with the same ``Hook-Delivery`` id. "
+        "Answers 202 with the delivery (``retrying``, or ``pending``); the attempt is made "
+        "once the answer is sent, and shows in the delivery's attempts. 409 when the "
+        "subscription is disabled, or the delivery is being attempted right now.",
+    ),
+    ("recover", "POST"): (
+        "hooks_recover",
+        "Redeliver what failed since a time",
+        "Make every failed and cancelled delivery of a subscription of the authenticated "
+        "user made since ``since`` due again, at most 10,000 per request (``more`` tells "
+        "there are more: post again). Answers 202; the deliveries are sent in the "
+        "background, with their ids. 409 when the subscription is disabled.",
+    ),
     ("rotate-secret", "POST"): (
         "hooks_rotate_secret",
         "Rotate the secret of a subscription",
@@ -141,11 +172,61 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
 }
 
 
+#: Routes (see :func:`_route`) named by the last segment of their path.
+_ACTIONS = ("rotate-secret", "redeliver", "recover", "deliveries")
+
+
 def _route(path: str) -> str:
-    """``"rotate-secret"``, ``"detail"`` or ``"list"``: which route ``path`` is."""
-    if path.rstrip("/").endswith("/rotate-secret"):
-        return "rotate-secret"
+    """Which route ``path`` is: ``list``, ``detail``, ``delivery`` or one of :data:`_ACTIONS`."""
+    last = path.rstrip("/").rpartition("/")[2]
+    if last in _ACTIONS:
+        return last
+    if "/deliveries/" in path:
+        return "delivery"
     return "detail" if "{" in path else "list"
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+#: ``{"detail": "..."}``, the body of DRF's errors.
+_DETAIL = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+#: A 400: ``{"detail": "..."}`` for a body that cannot be parsed, else a list of messages per field.
+_INVALID = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+    },
+}
+#: The error responses, by status.
+_ERRORS: dict[int, dict[str, Any]] = {
+    400: _json(_INVALID, "Invalid: a message per field (or ``detail`` for a malformed body)."),
+    403: _json(_DETAIL, "Not authenticated, or not allowed by the site's permissions."),
+    404: _json(_DETAIL, "No such subscription (or delivery) among the caller's."),
+    409: _json(_DETAIL, "The subscription is disabled, or the delivery is being attempted."),
+    413: _json(_DETAIL, "The request body is larger than 16 KiB."),
+}
+#: The errors each operation may answer, besides 403.
+_OPERATION_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("list", "POST"): (400, 413),
+    ("detail", "GET"): (404,),
+    ("detail", "PUT"): (400, 404, 413),
+    ("detail", "PATCH"): (400, 404, 413),
+    ("detail", "POST"): (400, 404, 413),
+    ("detail", "DELETE"): (404,),
+    ("rotate-secret", "POST"): (404, 413),
+    ("deliveries", "GET"): (400, 404),
+    ("delivery", "GET"): (404,),
+    ("redeliver", "POST"): (404, 409, 413),
+    ("recover", "POST"): (400, 404, 409, 413),
+}
+#: Operations that answer 202 Accepted: the work is done after the answer.
+_ACCEPTED = {("redeliver", "POST"), ("recover", "POST")}
 
 
 class SchemaGenerationWarning(UserWarning):
@@ -301,16 +382,41 @@ def _auto_schema_class() -> type[AutoSchema]:
             return ["hooks"]
 
         def get_request_serializer(self) -> Any:
-            if _route(self.path) == "rotate-secret":
+            if _route(self.path) in ("rotate-secret", "redeliver"):
                 return None  # no request body
             serializer = super().get_request_serializer()
-            if self.method == "POST" and "{" in self.path and serializer is not None:
+            if self.method == "POST" and _route(self.path) == "detail" and serializer is not None:
                 # POST to a subscription updates it like PATCH: a partial body.
                 serializer = copy.copy(force_instance(serializer))  # type: ignore[no-untyped-call]
                 serializer.partial = True
             return serializer
 
+        def _get_response_bodies(self, direction: Any = "response") -> Any:
+            responses = super()._get_response_bodies(direction)
+            operation = (_route(self.path), self.method.upper())
+            if operation in _ACCEPTED:
+                responses = {"202": responses.pop("200"), **responses}
+            for code in (403, *_OPERATION_ERRORS.get(operation, ())):
+                responses[str(code)] = copy.deepcopy(_ERRORS[code])
+            return responses
+
         def get_override_parameters(self) -> list[Any]:
+            if _route(self.path) == "deliveries":
+                return [
+                    OpenApiParameter(
+                        "status",
+                        str,
+                        enum=_statuses(),
+                        many=True,
+                        description="Only the deliveries of this status (repeat for several).",
+                    ),
+                    OpenApiParameter(
+                        "event",
+                        str,
+                        many=True,
+                        description="Only the deliveries of this event (repeat for several).",
+                    ),
+                ]
             if self.method == "POST" and "{" not in self.path:
                 return [
                     OpenApiParameter(
@@ -324,6 +430,12 @@ def _auto_schema_class() -> type[AutoSchema]:
             return super().get_override_parameters()
 
     return ThornAutoSchema
+
+
+def _statuses() -> list[str]:
+    from thorn.django.models import State
+
+    return [value for value, _label in State.choices]
 
 
 def _configure_default_settings() -> None:

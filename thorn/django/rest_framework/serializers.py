@@ -4,26 +4,50 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 from django.db import models
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from thorn._state import current_app
 from thorn.conf import event_choices
+from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
 from thorn.exceptions import SecurityError
 from thorn.utils.hmac import signing_secret
 
 __all__ = [
+    "HEALTH",
     "HMAC_SECRET_MAX_LENGTH",
     "HMAC_SECRET_MIN_LENGTH",
     "SECRET_FIELDS",
+    "LastDelivery",
     "SubscriberListSerializer",
     "SubscriberSerializer",
     "serializer_for",
 ]
+
+#: The fields that show the health of the endpoint (new in 2.0).
+HEALTH = ("is_active", "disabled_reason", "disabled_at", "failing_since", "last_delivery")
+
+
+class LastDelivery(TypedDict):
+    """The ``last_delivery`` of a subscription."""
+
+    #: The delivery id (``Hook-Delivery``).
+    id: str
+    #: The event delivered.
+    event: str
+    #: ``pending``, ``retrying``, ``succeeded``, ``failed`` or ``cancelled``.
+    status: str
+    #: The status code of its last attempt's answer, if any.
+    status_code: int | None
+    #: When it was made.
+    created_at: datetime
+
 
 #: Bounds of a secret chosen by the subscriber.  Any non-empty secret is
 #: accepted, as in Thorn 1.5 (the docs recommend long ones, and generated
@@ -65,6 +89,11 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         "hmac_secret's UTF-8 bytes, for Standard Webhooks libraries."
     )
 
+    last_delivery = serializers.SerializerMethodField(
+        help_text="The subscription's newest delivery, or null: its id, event, status, "
+        "the status code of its last attempt, and when it was made."
+    )
+
     class Meta:
         model = Subscriber
         fields: tuple[str, ...] = (
@@ -79,8 +108,9 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "hmac_secret",
             "hmac_digest",
             "signing_secret",
+            *HEALTH,
         )
-        read_only_fields = ("created_at", "updated_at")
+        read_only_fields = ("created_at", "updated_at", "disabled_reason", "disabled_at")
         # DRF's message repeats the input, which JSON cannot always encode
         # (a lone surrogate): a fixed message keeps it a 400.
         extra_kwargs = {
@@ -91,6 +121,22 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
                 }
             }
         }
+
+    def get_last_delivery(self, subscriber: Any) -> LastDelivery | None:
+        """The newest delivery: from the list's one query, else one of its own."""
+        found = self.context.get("last_deliveries")
+        if found is None:
+            found = last_deliveries(type(subscriber), [subscriber.uuid])
+        record = found.get(subscriber.uuid)
+        if record is None:
+            return None
+        return LastDelivery(
+            id=str(record.id),
+            event=record.event,
+            status=record.state,
+            status_code=record.last_status_code,
+            created_at=timezone.localtime(record.created_at),
+        )
 
     def get_signing_secret(self, subscriber: Any) -> str:
         """``hmac_secret`` in the Standard Webhooks format (``whsec_...``)."""
@@ -181,6 +227,18 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
 SECRET_FIELDS = ("hmac_secret", "signing_secret")
 
 
+class _WithLastDeliveries(serializers.ListSerializer[Any]):
+    """Finds the newest delivery of every listed subscription at once (two queries)."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        items = list(data.all() if isinstance(data, models.manager.BaseManager) else data)
+        model = self.child.Meta.model  # type: ignore[union-attr]
+        found = last_deliveries(model, [item.uuid for item in items])
+        # The children's context is the root's: this list's, when it is the root.
+        cast("dict[str, Any]", self._context)["last_deliveries"] = found
+        return super().to_representation(items)
+
+
 class SubscriberListSerializer(SubscriberSerializer):
     """A subscription in the list of ``GET /hooks/``: without its secret (in either form)."""
 
@@ -188,13 +246,21 @@ class SubscriberListSerializer(SubscriberSerializer):
         fields = tuple(
             name for name in SubscriberSerializer.Meta.fields if name not in SECRET_FIELDS
         )
+        list_serializer_class = _WithLastDeliveries
 
 
 @functools.cache
 def serializer_for(model: type[models.Model], listing: bool = False) -> type[SubscriberSerializer]:
-    """Return the serializer of ``model`` (``THORN_SUBSCRIBER_MODEL``), for a list or not."""
+    """Return the serializer of ``model`` (``THORN_SUBSCRIBER_MODEL``), for a list or not.
+
+    A model that does not keep the health of endpoints (see
+    :func:`~thorn.django.health.has_health`) is shown without it.
+    """
     base = SubscriberListSerializer if listing else SubscriberSerializer
     if model is Subscriber:
         return base
-    meta = type("Meta", (base.Meta,), {"model": model})
+    fields = base.Meta.fields
+    if not has_health(model):
+        fields = tuple(name for name in fields if name not in HEALTH[:-1])
+    meta = type("Meta", (base.Meta,), {"model": model, "fields": fields})
     return type(f"{model.__name__}{base.__name__}", (base,), {"Meta": meta})

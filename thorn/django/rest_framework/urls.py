@@ -1,4 +1,9 @@
-"""URLs of the ``/hooks/`` API: ``webhook:list``, ``webhook:detail`` and ``webhook:rotate-secret``.
+"""URLs of the ``/hooks/`` API, in the ``webhook`` namespace.
+
+``webhook:list``, ``webhook:detail`` and ``webhook:rotate-secret`` for
+subscriptions; ``webhook:deliveries``, ``webhook:delivery``,
+``webhook:redeliver`` and ``webhook:recover`` for their deliveries (see
+:mod:`thorn.django.rest_framework.deliveries`).
 
 .. code-block:: python
 
@@ -13,6 +18,12 @@ import uuid
 
 from django.urls import path, register_converter
 
+from thorn.django.rest_framework.deliveries import (
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryRedeliver,
+    SubscriberRecover,
+)
 from thorn.django.rest_framework.views import (
     SubscriberDetail,
     SubscriberList,
@@ -42,4 +53,16 @@ urlpatterns = [
     path(
         "<webhook_uuid:uuid>/rotate-secret/", SubscriberRotateSecret.as_view(), name="rotate-secret"
     ),
+    path("<webhook_uuid:uuid>/deliveries/", DeliveryList.as_view(), name="deliveries"),
+    path(
+        "<webhook_uuid:uuid>/deliveries/<webhook_uuid:delivery>/",
+        DeliveryDetail.as_view(),
+        name="delivery",
+    ),
+    path(
+        "<webhook_uuid:uuid>/deliveries/<webhook_uuid:delivery>/redeliver/",
+        DeliveryRedeliver.as_view(),
+        name="redeliver",
+    ),
+    path("<webhook_uuid:uuid>/recover/", SubscriberRecover.as_view(), name="recover"),
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-__all__ = ["Subcommand"]
+from thorn._state import current_app
+
+__all__ = ["Subcommand", "parse_uuid"]
 
 
 class Subcommand:
@@ -45,3 +48,24 @@ class Subcommand:
     def write_json(self, value: Any) -> None:
         """Write ``value`` as one line of JSON to stdout (for ``--json``)."""
         self.command.stdout.write(json.dumps(value, default=str, sort_keys=True))
+
+    def subscription(self, value: str) -> Any:
+        """The subscription whose uuid is ``value``.
+
+        Raises:
+            CommandError: if ``value`` is not a uuid, or no subscription has it.
+        """
+        ident = parse_uuid(value, "subscription")
+        model = current_app().env.Subscriber  # type: ignore[attr-defined]
+        subscriber = model._default_manager.filter(uuid=ident).first()
+        if subscriber is None:
+            raise CommandError(f"No subscription {ident}.")
+        return subscriber
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    """``value`` as a uuid, or a :exc:`~django.core.management.CommandError` naming ``what``."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise CommandError(f"Not a {what} uuid: {value!r}") from None

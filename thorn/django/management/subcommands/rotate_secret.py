@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import CommandError
-
-from thorn._state import current_app
 from thorn.django.management.subcommands import base
 from thorn.utils.hmac import signing_secret
 
@@ -59,14 +55,8 @@ class Subcommand(base.Subcommand):
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, **options: Any) -> None:
-        try:
-            ident = uuid.UUID(options["uuid"])
-        except ValueError:
-            raise CommandError(f"Not a subscription uuid: {options['uuid']!r}") from None
-        model = current_app().env.Subscriber  # type: ignore[attr-defined]
-        subscriber = model._default_manager.filter(uuid=ident).first()
-        if subscriber is None:
-            raise CommandError(f"No subscription {ident}.")
+        subscriber = self.subscription(options["uuid"])
+        ident = subscriber.uuid
         secret = subscriber.rotate_secret(grace=options["grace"])
         expires = getattr(subscriber, "previous_hmac_secret_expires", None)
         result = {
