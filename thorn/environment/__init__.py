@@ -70,7 +70,7 @@ class Environment:
         return False
 
     def make_settings(self) -> Settings:
-        """The ``THORN_*`` settings of :attr:`config`, read live."""
+        """The ``THORN_*`` settings of ``config``, read live."""
         from thorn.conf import Settings
 
         return Settings(self.config)
