@@ -18,7 +18,7 @@ REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint fmt typecheck test test-postgres cov integration docs openapi check clean demo demo-celery bench
+.PHONY: help install lint fmt typecheck test test-postgres matrix cov integration docs openapi check clean demo demo-celery demo-tasks bench
 
 help: ## List the targets.
 	@echo "Usage: make <target>"
@@ -44,6 +44,9 @@ demo: $(INSTALL_STAMP) ## Run the example blog end to end: subscribe, save artic
 demo-celery: $(INSTALL_STAMP) ## The same demo through Redis and a Celery worker (THORN_DISPATCHER = "celery").
 	$(BIN)/python examples/blog/demo.py --celery
 
+demo-tasks: $(INSTALL_STAMP) ## The same demo through Django's task framework and a db_worker (THORN_DISPATCHER = "tasks").
+	$(BIN)/python examples/blog/demo.py --tasks
+
 bench: $(INSTALL_STAMP) ## Print the delivery engine's figures against their targets (bench/engine.py, minutes).
 	$(BIN)/python -m bench.engine $(ARGS)
 
@@ -61,16 +64,35 @@ typecheck: install ## Type-check thorn/ (strict) and the typing examples in t/ty
 
 # pytest's own exit status is the target's: a failure (1), an interrupted run
 # (2) or "no tests collected" (5) all fail the target; nothing masks them.
-# The whole suite runs on SQLite, then the Django database tests run again on
-# a PostgreSQL that the test session starts and stops itself (t/postgres.py),
-# with the Celery tests: their worker shares that database (Redis and workers
-# are started and stopped by the tests, t/services.py).
+# The whole suite runs on SQLite, then the tasks tests on SQLite in a file,
+# which their db_worker processes share; then the Django database tests run
+# again on a PostgreSQL that the test session starts and stops itself
+# (t/postgres.py), with the Celery and tasks tests: their workers share that
+# database (Redis and workers are started and stopped by the tests,
+# t/services.py).
+POSTGRES_SUITES := t/integration/django t/integration/celery t/integration/tasks
+
 test: lint docs ## Install, lint, build the docs, then run the whole test suite (what CI runs).
 	$(BIN)/pytest $(ARGS)
-	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django t/integration/celery $(ARGS)
+	THORN_TEST_DATABASE=sqlite-file $(BIN)/pytest t/integration/tasks $(ARGS)
+	THORN_TEST_DATABASE=postgresql $(BIN)/pytest $(POSTGRES_SUITES) $(ARGS)
 
-test-postgres: install ## Run the Django database and Celery tests on a throwaway PostgreSQL.
-	THORN_TEST_DATABASE=postgresql $(BIN)/pytest t/integration/django t/integration/celery $(ARGS)
+test-postgres: install ## Run the Django database, Celery and tasks tests on a throwaway PostgreSQL.
+	THORN_TEST_DATABASE=postgresql $(BIN)/pytest $(POSTGRES_SUITES) $(ARGS)
+
+# The support matrix, defined in tox.ini: Django 4.2 on Python 3.10, 5.2 on
+# 3.11, 6.0 on 3.12 and 3.13, each running the Django and REST suites in a
+# virtualenv of its own (.tox/).  The interpreters are found on PATH, pyenv's
+# versions (~/.pyenv/versions/3.1x.y/bin) first; a missing one fails the
+# target instead of being skipped.
+MATRIX := py310-django42,py311-django52,py312-django60,py313-django60
+PYENV_BINS := $(wildcard $(HOME)/.pyenv/versions/3.1[0-9]*/bin)
+empty :=
+space := $(empty) $(empty)
+MATRIX_PATH := $(subst $(space),:,$(strip $(PYENV_BINS) $(PATH)))
+
+matrix: install ## Run the Django and REST suites on every supported Python and Django (tox).
+	PATH="$(MATRIX_PATH)" $(BIN)/tox run -e $(MATRIX) --skip-missing-interpreters false $(if $(ARGS),-- $(ARGS))
 
 cov: install ## Run the whole suite under coverage (branch, combined, fail_under from pyproject.toml).
 	$(BIN)/coverage erase

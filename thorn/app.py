@@ -39,7 +39,7 @@ class Thorn:
 
     Arguments:
         dispatcher: A dispatcher alias (``"default"``, ``"celery"``,
-            ``"disabled"``), a ``"module:Class"`` path, or a class;
+            ``"tasks"``, ``"disabled"``), a ``"module:Class"`` path, or a class;
             ``THORN_DISPATCHER`` by default.
         set_as_current: Make this the current app of this thread/context.
         config: Settings (a mapping or an object) for use without a web
@@ -59,6 +59,7 @@ class Thorn:
         "background": "thorn.dispatch.background:Dispatcher",
         "celery": "thorn.dispatch.celery:Dispatcher",
         "disabled": "thorn.dispatch.disabled:Dispatcher",
+        "tasks": "thorn.dispatch.tasks:Dispatcher",
     }
     #: Environments tried in order by :meth:`autodetect_env`.
     environments = envs

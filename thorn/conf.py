@@ -87,6 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "THORN_SUBSCRIBERS": {},
     "THORN_SUBSCRIBERS_SECRET": None,
     "THORN_SUBSCRIBER_MODEL": None,
+    "THORN_TASKS_BACKEND": "default",
+    "THORN_TASKS_QUEUE": "default",
     "THORN_USER_AGENT": None,
 }
 
@@ -243,7 +245,8 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_DISPATCHER": SettingCheck(
         "thorn.E001",
-        "'default', 'background', 'celery', 'disabled', or a dispatcher class or its import path",
+        "'default', 'background', 'celery', 'tasks', 'disabled', "
+        "or a dispatcher class or its import path",
         _is_path_or(_is_class),
     ),
     "THORN_DRF_PERMISSION_CLASSES": SettingCheck(
@@ -307,6 +310,10 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_SUBSCRIBERS_SECRET": SettingCheck("thorn.E014", "a string", _is_str),
     "THORN_SUBSCRIBER_MODEL": SettingCheck(
         "thorn.E003", "a subscriber model or its import path", _is_path_or(_is_class)
+    ),
+    "THORN_TASKS_BACKEND": SettingCheck("thorn.E050", "the alias of a backend in TASKS", _is_str),
+    "THORN_TASKS_QUEUE": SettingCheck(
+        "thorn.E051", "a queue of the THORN_TASKS_BACKEND backend", _is_str
     ),
     "THORN_USER_AGENT": SettingCheck(
         "thorn.E015", "a string without line breaks", _is_header_value

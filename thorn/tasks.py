@@ -18,8 +18,6 @@ least once, and a delivery recorded as made is never made again.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -28,17 +26,11 @@ from celery import Task, shared_task, signals
 
 from thorn._state import current_app
 from thorn.buffer import send_each
-from thorn.delivery.policy import Verdict
-from thorn.dispatch.base import Dispatcher as BaseDispatcher
-from thorn.generic.models import AbstractSubscriber
-from thorn.generic.subscriber import subscribers_for_event
-from thorn.messages import Message, decode_delivery, decode_message, encode_delivery
+from thorn.dispatch.queued import WorkerDispatcher as QueuedWorkerDispatcher
+from thorn.messages import decode_message, encode_delivery
 from thorn.relay import prune_records, relay_once
-from thorn.request import Request
 from thorn.store import Result
-from thorn.utils.functional import chunks
 from thorn.utils.log import get_logger
-from thorn.utils.redact import redact_url
 
 __all__ = [
     "WorkerDispatcher",
@@ -53,99 +45,21 @@ __all__ = [
 logger = get_logger(__name__)
 
 
-class WorkerDispatcher(BaseDispatcher):
+class WorkerDispatcher(QueuedWorkerDispatcher):
     """The dispatcher of :func:`send_event`, in the worker.
 
     Finds the subscribers, records the deliveries, and publishes them in
-    chunks of ``THORN_CHUNKSIZE`` to :func:`dispatch_requests`.
+    chunks of ``THORN_CHUNKSIZE`` to :func:`dispatch_requests` (see
+    :class:`thorn.dispatch.queued.WorkerDispatcher`).
     """
 
-    def hand_over(
-        self,
-        message: Message,
-        subscribers: list[AbstractSubscriber] | None = None,
-        *,
-        stored: bool = False,
-        durable: bool = False,
-    ) -> list[Request]:
-        """Record the deliveries of ``message`` and publish them (if anybody subscribed)."""
-        requests = self.plan(message, subscribers)
-        size = self.app.settings.THORN_CHUNKSIZE
-        signatures = [
-            dispatch_requests.s([encode_delivery(request.delivery) for request in chunk])
-            for chunk in chunks(iter(requests), size)
-        ]
-        if signatures:
-            celery.group(signatures).apply_async()
-        return requests
+    def publish_chunks(self, encoded: list[list[dict[str, Any]]]) -> None:
+        """Publish the chunks as a group of :func:`dispatch_requests` tasks."""
+        celery.group([dispatch_requests.s(chunk) for chunk in encoded]).apply_async()
 
-    def load_requests(self, encoded: Iterable[Mapping[str, Any]]) -> list[Request]:
-        """Rebuild requests from encoded deliveries, loading their subscribers.
-
-        Subscribers are found again, one query per event of the chunk for
-        just the chunk's subscriptions, so no secret travels; a delivery
-        whose subscription was removed or disabled meanwhile is cancelled.
-        """
-        groups: dict[str, list[Mapping[str, Any]]] = {}
-        for item in encoded:
-            key = json.dumps(
-                [
-                    item["event"],
-                    item.get("sender"),
-                    item.get("context"),
-                    item.get("extra_subscribers"),
-                ],
-                sort_keys=True,
-            )
-            groups.setdefault(key, []).append(item)
-        requests, gone = [], []
-        for items in groups.values():
-            first = decode_message({**items[0], "payload": None})
-            subscribers = subscribers_for_event(
-                self.app,
-                first.event,
-                first.sender,
-                first.options.context,
-                first.options.extra_subscribers,
-                uuids={item["subscriber"]["uuid"] for item in items},
-            )
-            found = {str(subscriber.uuid): subscriber for subscriber in subscribers}
-            for item in items:
-                subscriber = found.get(item["subscriber"]["uuid"])
-                if subscriber is None:
-                    logger.info(
-                        "Not delivering %s to %s: the subscription is gone",
-                        item["event"],
-                        redact_url(item["subscriber"]["url"]),
-                    )
-                    gone.append(item["id"])
-                    continue
-                delivery = decode_delivery(item, subscriber)
-                requests.append(self.app.request_class.for_delivery(delivery, self.app))
-        if gone:
-            self.app.store.cancel(gone, "the subscription was removed or disabled")
-        return requests
-
-    def deliver(self, requests: Sequence[Request]) -> list[Result]:
-        """Attempt the requests whose lease still holds (see the base class); record them."""
-        kept = {d.id for d in self.app.store.take([request.delivery for request in requests])}
-        return super().deliver([request for request in requests if request.delivery.id in kept])
-
-    @property
-    def makes_retries(self) -> bool:
-        """Always true, with countdown tasks (and the relay for later retries)."""
-        return True
-
-    def schedules(self, verdict: Verdict) -> bool:
-        """A retry due within ``THORN_DELIVERY_LEASE`` is a countdown task of the worker.
-
-        (See :func:`dispatch_requests`.)  A later one is the relay's, unless
-        there are no records to relay from.
-        """
-        if verdict.retry_in is None:
-            return False
-        lease = float(self.app.settings.THORN_DELIVERY_LEASE)
-        return not self.app.store.durable or verdict.retry_in <= lease
+    def schedule_retry(self, result: Result, countdown: float) -> None:
+        """Publish a :func:`dispatch_request` task with a countdown."""
+        dispatch_request.apply_async(kwargs=_next_attempt(result), countdown=countdown)
 
 
 def _worker_dispatcher() -> WorkerDispatcher:
@@ -211,19 +125,7 @@ def dispatch_requests(reqs: list[dict[str, Any]]) -> None:
     due within ``THORN_DELIVERY_LEASE`` is a :func:`dispatch_request` task
     with a countdown; a later one is left to the relay.
     """
-    dispatcher = _worker_dispatcher()
-    for result in dispatcher.deliver(dispatcher.load_requests(reqs)):
-        if result.scheduled and result.verdict.retry_in is not None:
-            try:
-                dispatch_request.apply_async(
-                    kwargs=_next_attempt(result), countdown=result.verdict.retry_in
-                )
-            except Exception:  # the lease runs out, and the relay retries it
-                logger.exception(
-                    "Scheduling a retry of %s to %s failed",
-                    result.request.event,
-                    redact_url(result.request.url),
-                )
+    _worker_dispatcher().dispatch(reqs)
 
 
 @shared_task(

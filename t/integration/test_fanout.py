@@ -102,8 +102,9 @@ def test_the_default_limit_is_ten_per_host(make_app: Any, receiver: Receiver) ->
 def test_the_whole_fan_out_ends_within_its_timeout(make_app: Any, receiver: Receiver) -> None:
     """30 deliveries of 0.4 s to one host, 10 at once, timeout 1 s: the third round is cut short.
 
-    The fan-out ends about one timeout after it started: 20 delivered, 10
-    timed out (to be retried), none longer than the timeout allows.
+    The fan-out ends about one timeout after it started: 20 delivered (or
+    fewer, when the machine is loaded), the rest timed out (to be retried),
+    none longer than the timeout allows.
     """
     receiver.answer("/slow", Answer(delay=0.4))
 
@@ -112,7 +113,10 @@ def test_the_whole_fan_out_ends_within_its_timeout(make_app: Any, receiver: Rece
     assert took < TIMEOUT + 0.5, f"{took:.2f}s"
     delivered = [r for r in requests if r.response is not None and r.response.ok]
     timed_out = [r for r in requests if isinstance(r.outcome.error, DeliveryTimeout)]
-    assert (20, 10) == (len(delivered), len(timed_out))
+    assert 30 == len(delivered) + len(timed_out)
+    # Two rounds fit in the timeout, the third never does; on a loaded
+    # machine (CI shares two cores) the second may end a little too late.
+    assert 10 <= len(delivered) <= 20, len(delivered)
 
 
 def test_hosts_do_not_wait_for_each_other(

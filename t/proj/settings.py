@@ -1,7 +1,10 @@
 """Settings of the test project."""
 
 import os
+import tempfile
+from typing import Any
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 SECRET_KEY = "thorn-tests-not-secret"
@@ -17,6 +20,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "rest_framework",
     "thorn.django",
+    # Django's task framework (THORN_DISPATCHER = "tasks"): the backport is
+    # an app before Django 6; django_tasks_db is its database backend.
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),
+    "django_tasks_db",
     "t.proj.blog",
 ]
 MIDDLEWARE = [
@@ -42,16 +49,43 @@ TEMPLATES = [
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "t.proj.urls"
 
+# --- task backends ---------------------------------------------------------
+# Django's task framework (THORN_DISPATCHER = "tasks"): django.tasks on
+# Django 6, the django-tasks backport before it.  "default" runs each task at
+# once, in the process that enqueues it; "database" (django-tasks-db) keeps
+# tasks in the database for a `manage.py db_worker` process, on any queue.
+_immediate = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+TASKS: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": f"{_immediate}.backends.immediate.ImmediateBackend"},
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []},
+}
+
 # --- databases -------------------------------------------------------------
 # THORN_TEST_DATABASE picks the database the tests run against:
 #   "sqlite" (the default): an in-memory SQLite database;
+#   "sqlite-file": SQLite in a file, which other processes (a db_worker) can
+#   share: THORN_TEST_SQLITE_PATH, by default a file of this process's own
+#   in the temporary directory (pytest-django removes it at the end);
 #   "postgresql": a real PostgreSQL that the test session starts and stops
 #   itself (t/postgres.py); the django_db_modify_db_settings fixture in
 #   t/conftest.py fills in HOST and PORT once the server is up.
 # (Lower case, so that it does not become a THORN_* setting thorn would read.)
 _test_database = os.environ.get("THORN_TEST_DATABASE") or "sqlite"
+DATABASES: dict[str, dict[str, Any]]
 if _test_database == "sqlite":
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+elif _test_database == "sqlite-file":
+    _path = os.environ.get("THORN_TEST_SQLITE_PATH") or os.path.join(
+        tempfile.gettempdir(), f"thorn-test-{os.getpid()}.sqlite3"
+    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _path,
+            # The test database is that file too (Django's default is in memory).
+            "TEST": {"NAME": _path},
+        }
+    }
 elif _test_database == "postgresql":
     DATABASES = {
         "default": {
@@ -64,6 +98,7 @@ elif _test_database == "postgresql":
     }
 else:
     raise ImproperlyConfigured(
-        f"THORN_TEST_DATABASE must be 'sqlite' or 'postgresql', not {_test_database!r}"
+        "THORN_TEST_DATABASE must be 'sqlite', 'sqlite-file' or 'postgresql', "
+        f"not {_test_database!r}"
     )
 # --- end of databases ------------------------------------------------------

@@ -1,14 +1,20 @@
-"""Django settings of the Celery tests' worker processes.
+"""Django settings of the tests' worker processes: Celery workers, and db_workers.
 
 The test project's settings, plus what the worker is told through its
-environment (``t/integration/celery/conftest.py`` sets it):
+environment (``t/integration/celery/conftest.py`` and
+``t/integration/tasks/conftest.py`` set it):
 
+``THORN_TEST_DATABASE``
+    ``postgresql`` (the default) or ``sqlite-file``: the test database the
+    pytest session created, so the worker sees the rows the tests commit.
 ``THORN_TEST_DB_HOST``, ``THORN_TEST_DB_PORT``, ``THORN_TEST_DB_NAME``,
 ``THORN_TEST_DB_USER`` (default ``postgres``)
-    The PostgreSQL *test* database the pytest session created (``test_thorn``),
-    so the worker sees the rows the tests commit.
+    The PostgreSQL test database (``test_thorn``).
+``THORN_TEST_SQLITE_PATH``
+    The SQLite test database (read by ``t/proj/settings.py``).
 ``THORN_TEST_BROKER_URL``
-    The session's Redis: broker and result backend.  Required, so that a
+    The session's Redis: broker and result backend of a Celery worker.
+    Without it (a db_worker), Celery's broker is ``memory://``, so that a
     worker never falls back to some Redis or RabbitMQ of the machine.
 ``THORN_TEST_CELERY_QUEUE``
     The queue the worker consumes, also its default queue (for the tasks it
@@ -34,25 +40,32 @@ from t.proj.settings import *  # noqa: F403
 def _env(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if value is None:
-        raise ImproperlyConfigured(f"the Celery test worker needs {name} in its environment")
+        raise ImproperlyConfigured(f"the test worker needs {name} in its environment")
     return value
 
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _env("THORN_TEST_DB_NAME"),
-        "USER": _env("THORN_TEST_DB_USER", "postgres"),
-        "HOST": _env("THORN_TEST_DB_HOST"),
-        "PORT": _env("THORN_TEST_DB_PORT"),
+_database = _env("THORN_TEST_DATABASE", "postgresql")
+if _database == "postgresql":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _env("THORN_TEST_DB_NAME"),
+            "USER": _env("THORN_TEST_DB_USER", "postgres"),
+            "HOST": _env("THORN_TEST_DB_HOST"),
+            "PORT": _env("THORN_TEST_DB_PORT"),
+        }
     }
-}
+elif _database == "sqlite-file":
+    # t.proj.settings opened it: the session's file, never one of the worker's own.
+    _env("THORN_TEST_SQLITE_PATH")
+else:
+    raise ImproperlyConfigured(f"a test worker cannot share a {_database!r} database")
 
 # Deliveries go to the loopback receiver, which the default validators refuse.
 THORN_RECIPIENT_VALIDATORS: list[object] = []
 THORN_HMAC_SIGNER = "thorn.utils.hmac:sign"
 
-CELERY_BROKER_URL = _env("THORN_TEST_BROKER_URL")
+CELERY_BROKER_URL = _env("THORN_TEST_BROKER_URL", "memory://")
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_TASK_DEFAULT_QUEUE = _env("THORN_TEST_CELERY_QUEUE", "celery")
 CELERY_IMPORTS = tuple(

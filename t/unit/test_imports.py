@@ -25,8 +25,13 @@ DOCUMENTED = [
     "webhook_model",
 ]
 
-#: Modules allowed to import Django or Celery (with their submodules).
-FRAMEWORK_MODULES = ("thorn.django", "thorn.tasks", "thorn.dispatch.celery")
+#: Modules allowed to import Django, Celery or the task framework (with their submodules).
+FRAMEWORK_MODULES = (
+    "thorn.django",
+    "thorn.tasks",
+    "thorn.dispatch.celery",
+    "thorn.dispatch.tasks",
+)
 
 
 def is_framework_module(name: str) -> bool:

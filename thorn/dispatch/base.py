@@ -222,7 +222,7 @@ class Dispatcher:
 
     @property
     def makes_retries(self) -> bool:
-        """Whether failed deliveries are attempted again (here by the relay, from the records)."""
+        """Whether failed deliveries are attempted again (by the relay, from the records)."""
         return self.app.store.durable
 
     def schedules(self, verdict: Verdict) -> bool:

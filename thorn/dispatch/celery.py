@@ -20,20 +20,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from celery import current_app as current_celery_app
 
 from thorn import tasks
-from thorn.dispatch.base import Dispatcher as BaseDispatcher
-from thorn.messages import Message, encode_delivery, encode_message, encode_options
+from thorn.dispatch.queued import QueuedDispatcher
+from thorn.messages import Message, encode_message
 from thorn.tasks import WorkerDispatcher
-from thorn.utils.functional import chunks
 from thorn.utils.log import get_logger
-
-if TYPE_CHECKING:
-    from thorn.generic.models import AbstractSubscriber
-    from thorn.request import Request
 
 __all__ = ["PUBLISHERS", "Dispatcher", "WorkerDispatcher", "publish"]
 
@@ -88,7 +83,7 @@ def publish(send: Callable[[], _T], what: str, timeout: float) -> _T | None:
         return None
 
 
-class Dispatcher(BaseDispatcher):
+class Dispatcher(QueuedDispatcher):
     """Publish each event to Celery workers (``THORN_DISPATCHER = "celery"``).
 
     :meth:`~thorn.dispatch.base.Dispatcher.send` returns the
@@ -98,7 +93,8 @@ class Dispatcher(BaseDispatcher):
     message that is in the outbox, the relay publishes it later; without an
     outbox (no delivery records, or ``signal_honors_transaction=False``)
     the error is raised: a model event logs it (or raises it with
-    ``propagate_errors``).
+    ``propagate_errors``).  What it shares with the tasks dispatcher is in
+    :class:`~thorn.dispatch.queued.QueuedDispatcher`.
 
     Raises:
         TypeError: from :meth:`~thorn.dispatch.base.Dispatcher.send`, for a
@@ -106,74 +102,27 @@ class Dispatcher(BaseDispatcher):
             JSON (nothing is published).
     """
 
-    def message(self, *args: Any, **kwargs: Any) -> Message:
-        """The message of an event; what cannot travel to a worker raises now.
+    logger = logger
 
-        Raises:
-            TypeError: for a callback, validator or subscriber that cannot be
-                sent as JSON (nothing is written nor published).
-        """
-        message = super().message(*args, **kwargs)
-        encode_options(message.options)
-        return message
-
-    def hand_over(
-        self,
-        message: Message,
-        subscribers: list[AbstractSubscriber] | None = None,
-        *,
-        stored: bool = False,
-        durable: bool = False,
-    ) -> Any:
-        """Publish ``message`` as one ``send_event`` task (see :meth:`publish`).
-
-        When the broker cannot take a message that is (or must be, with
-        ``durable``) in the outbox, the relay publishes it later: a warning
-        says so, and nothing is raised.  Otherwise the error is raised.
-        """
+    def publish_event(self, message: Message) -> Any:
+        """Publish ``message`` as one ``send_event`` task (see :meth:`publish`)."""
         kwargs = encode_message(message)
-        try:
-            return self.publish(
-                partial(tasks.send_event.apply_async, kwargs=kwargs), f"Event {message.event}"
-            )
-        except Exception as exc:
-            store = self.app.store
-            if not (stored or (durable and store.durable)):
-                raise
-            if not stored:
-                store.add(message)
-            logger.warning(
-                "Event %s was not published (%s): it is in the outbox, the relay will publish it",
-                message.event,
-                exc,
-            )
-            return None
+        return self.publish(
+            partial(tasks.send_event.apply_async, kwargs=kwargs), f"Event {message.event}"
+        )
 
-    def relay(self, requests: Sequence[Request]) -> None:
-        """Publish deliveries the relay took, ``THORN_CHUNKSIZE`` to a ``dispatch_requests`` task.
+    def publish_deliveries(self, encoded: list[dict[str, Any]]) -> None:
+        """Publish a chunk of deliveries as one ``dispatch_requests`` task (see :meth:`publish`)."""
+        self.publish(
+            partial(tasks.dispatch_requests.apply_async, args=(encoded,)),
+            f"{len(encoded)} deliveries",
+        )
 
-        A chunk the broker does not take is published again by a later
-        relay pass, once its lease has run out.
-        """
-        for chunk in chunks(iter(requests), self.app.settings.THORN_CHUNKSIZE):
-            encoded = [encode_delivery(request.delivery) for request in chunk]
-            try:
-                self.publish(
-                    partial(tasks.dispatch_requests.apply_async, args=(encoded,)),
-                    f"{len(encoded)} deliveries",
-                )
-            except Exception as exc:
-                logger.warning("%d deliveries were not published (%s)", len(encoded), exc)
-
-    def batches(self, messages: Sequence[Message]) -> list[list[Message]]:
-        """Held messages go out ``THORN_CHUNKSIZE`` to a broker message."""
-        return list(chunks(iter(messages), self.app.settings.THORN_CHUNKSIZE))
-
-    def send_batch(self, batch: Sequence[Message]) -> None:
+    def publish_events(self, messages: Sequence[Message]) -> None:
         """Publish a batch as one ``send_events`` task (see :meth:`publish`)."""
-        messages = [encode_message(message) for message in batch]
-        names = ", ".join(message.event for message in batch)
-        self.publish(partial(tasks.send_events.apply_async, args=(messages,)), f"Events {names}")
+        encoded = [encode_message(message) for message in messages]
+        names = ", ".join(message.event for message in messages)
+        self.publish(partial(tasks.send_events.apply_async, args=(encoded,)), f"Events {names}")
 
     def publish(self, send: Callable[[], _T], what: str) -> _T | None:
         """Publish with :func:`publish`, bounded by ``THORN_PUBLISH_TIMEOUT``.

@@ -11,6 +11,7 @@ Each id, and what it reports, is listed in :doc:`/userguide/checks`.
 
 from __future__ import annotations
 
+import sys
 from importlib.util import find_spec
 from typing import Any
 
@@ -38,6 +39,7 @@ def register() -> None:
         check_signer,
         check_lease,
         check_dispatcher,
+        check_tasks,
         check_subscribers,
         check_subscriber_model,
         check_model_events,
@@ -141,6 +143,23 @@ def check_dispatcher(**kwargs: Any) -> list[checks.CheckMessage]:
     except ImproperlyConfigured as exc:
         return [_deep_error("THORN_DISPATCHER", str(exc))]
     return []
+
+
+def check_tasks(**kwargs: Any) -> list[checks.CheckMessage]:
+    """With the tasks dispatcher, refuse a backend or queue the task framework refuses."""
+    names = ("THORN_DISPATCHER", "THORN_TASKS_BACKEND", "THORN_TASKS_QUEUE")
+    if not all(_checked(name) for name in names):
+        return []  # reported by check_settings
+    try:
+        dispatcher = _app().Dispatcher
+    except ImproperlyConfigured:
+        return []  # reported by check_dispatcher
+    # Loaded with the dispatcher: other dispatchers need no task framework.
+    tasks = sys.modules.get("thorn.dispatch.tasks")
+    if tasks is None or not issubclass(dispatcher, tasks.Dispatcher):
+        return []
+    errors: dict[str, str] = tasks.setting_errors(_app().settings)
+    return [_deep_error(name, message) for name, message in errors.items()]
 
 
 def check_subscribers(**kwargs: Any) -> list[checks.CheckMessage]:

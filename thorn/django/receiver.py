@@ -307,9 +307,9 @@ def verify_webhook(
     function) then runs in a thread (:func:`asgiref.sync.sync_to_async`),
     so the function may use the ORM.  For class-based views use
     ``method_decorator(verify_webhook(...), name="dispatch")``; when their
-    handlers are ``async def``, decorate the handler (``name="post"``)
-    instead, and ``dispatch`` with
-    :func:`~django.views.decorators.csrf.csrf_exempt`.
+    handlers are ``async def``, decorate the view ``as_view()`` returns
+    instead (or, from Django 5.0, the handler, ``name="post"``, with
+    ``dispatch`` decorated by :func:`~django.views.decorators.csrf.csrf_exempt`).
 
     .. versionchanged:: 2.0
         Standard Webhooks headers, several secrets, ``tolerance`` and ``schemes``.

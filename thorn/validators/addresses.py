@@ -185,18 +185,24 @@ def why_internal(address: Address) -> str | None:
     """Return why ``address`` is internal, or ``None`` if it is globally routable."""
     if isinstance(address, ipaddress.IPv4Address):
         return _why_internal_ipv4(address)
-    if address.is_unspecified:
-        return "unspecified address"
-    if address.is_loopback:
-        return "loopback address"
+    # First: Python 3.13's ipaddress answers for an IPv4-mapped address as
+    # for its IPv4 address (is_loopback...), 3.12's for the IPv6 one.
     translated = _translated(address)
     if translated is not None:
         reason = _why_internal_ipv4(translated)
         return f"embeds IPv4 address {translated}: {reason}" if reason else None
+    if address.is_unspecified:
+        return "unspecified address"
+    if address.is_loopback:
+        return "loopback address"
     for embedded in _tunnelled(address):
         reason = _why_internal_ipv4(embedded)
         if reason:
             return f"embeds IPv4 address {embedded}: {reason}"
+    if address.sixtofour is not None:
+        # Its IPv4 address decides, which is global: Python 3.13 counts all
+        # of 2002::/16 as not global, 3.12 as global.
+        return None
     checks = (
         (address.is_link_local, "link-local address"),
         (address.is_site_local, "site-local address"),

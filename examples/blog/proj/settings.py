@@ -15,14 +15,16 @@ never the environment):
     seconds to 10 hours); ``demo.py`` sets ``1`` so that its retry comes
     within a second.
 ``BLOG_DISPATCHER``
-    ``default`` (deliver in the web process) or ``celery`` (publish to a
+    ``default`` (deliver in the web process), ``celery`` (publish to a
     Celery worker through ``BLOG_BROKER_URL``, default
-    ``redis://127.0.0.1:6379/0``).
+    ``redis://127.0.0.1:6379/0``) or ``tasks`` (enqueue tasks of Django's
+    task framework in the database, for ``manage.py db_worker``).
 """
 
 import os
 from pathlib import Path
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from proj.validators import loopback_only
@@ -131,14 +133,27 @@ if os.environ.get("BLOG_RETRY_SCHEDULE"):
     THORN_RETRY_SCHEDULE = [float(s) for s in os.environ["BLOG_RETRY_SCHEDULE"].split(",")]
 
 _dispatcher = os.environ.get("BLOG_DISPATCHER") or "default"
-if _dispatcher not in ("default", "celery"):
+if _dispatcher not in ("default", "celery", "tasks"):
     raise ImproperlyConfigured(
-        f"BLOG_DISPATCHER must be 'default' or 'celery', not {_dispatcher!r}"
+        f"BLOG_DISPATCHER must be 'default', 'celery' or 'tasks', not {_dispatcher!r}"
     )
 # "default": delivered by the web process, before the save returns.
 # "celery": the web process publishes one message per event; a worker
 # (celery -A proj worker) finds the subscribers and delivers.
+# "tasks": the same, as tasks of Django's task framework kept in the
+# database, run by `python manage.py db_worker`.
 THORN_DISPATCHER = _dispatcher
+
+# --- Django's task framework (used with BLOG_DISPATCHER=tasks) ----------------
+
+if _dispatcher == "tasks":
+    # django.tasks on Django 6; before it, the backport (pip install
+    # "thorn[tasks]"), an app of its own.  django-tasks-db is the database
+    # backend, whose worker is `python manage.py db_worker`.
+    if django.VERSION < (6, 0):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- Celery (used with BLOG_DISPATCHER=celery) --------------------------------
 

@@ -33,8 +33,6 @@ should be marked ``celery`` and ``integration``.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -46,6 +44,7 @@ from celery import Celery
 from django.conf import settings as django_settings
 
 from t.services import CeleryWorker, RedisServer, WorkerFactory
+from t.services import worker_environment as process_environment
 
 HERE = Path(__file__).resolve().parent
 
@@ -108,27 +107,11 @@ def worker_environment(
     settings: Mapping[str, Any] | None = None,
     imports: tuple[str, ...] | None = None,
 ) -> dict[str, str]:
-    """The environment of a worker process (read by ``t/proj/worker_settings.py``)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # Not this process's Django settings, nor pytest's bookkeeping.
-        if not key.startswith(("THORN_", "DJANGO_", "PYTEST_", "CELERY_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="t.proj.worker_settings",
-        THORN_TEST_DATABASE="postgresql",
-        THORN_TEST_DB_HOST=str(database["HOST"]),
-        THORN_TEST_DB_PORT=str(database["PORT"]),
-        THORN_TEST_DB_NAME=str(database["NAME"]),
-        THORN_TEST_DB_USER=str(database["USER"]),
-        THORN_TEST_BROKER_URL=broker_url,
-        THORN_TEST_CELERY_QUEUE=queue,
-        THORN_TEST_SETTINGS=json.dumps(dict(settings or {})),
-    )
+    """The environment of a Celery worker process (see :func:`t.services.worker_environment`)."""
+    variables = {"THORN_TEST_BROKER_URL": broker_url, "THORN_TEST_CELERY_QUEUE": queue}
     if imports is not None:
-        env["THORN_TEST_CELERY_IMPORTS"] = ",".join(imports)
-    return env
+        variables["THORN_TEST_CELERY_IMPORTS"] = ",".join(imports)
+    return process_environment(database, settings, **variables)
 
 
 class EnvFactory(Protocol):

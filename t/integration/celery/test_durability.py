@@ -15,7 +15,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,9 +22,9 @@ from celery import Celery
 
 from thorn import _state
 from thorn.django.models import DeliveryRecord, MessageRecord, Subscriber
-from thorn.messages import decode_message, encode_delivery
 
 from t.integration.celery.conftest import WORKER_START_TIMEOUT, EnvFactory
+from t.integration.durability import DEADLINE, all_delivered, replayed_delivery, wait_for
 from t.proj.blog.models import Article
 from t.receiver import Answer, Receiver
 from t.services import ROOT, CeleryWorker, RedisServer, WorkerFactory
@@ -36,8 +35,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-#: Seconds to wait for deliveries, at most.
-DEADLINE = 30.0
 #: Worker settings: short leases and relay delays, so recovery is quick.
 FAST_RECOVERY = {
     "THORN_DISPATCHER": "celery",
@@ -78,26 +75,6 @@ def run_django(env: dict[str, str], *args: str, code: str | None = None) -> Any:
 def subscribe(receiver: Receiver, event: str, path: str) -> Subscriber:
     subscriber: Subscriber = Subscriber.objects.create(event=event, url=receiver.url(path))
     return subscriber
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def all_delivered(receiver: Receiver, event: str = "article.created") -> Callable[[], bool]:
-    """True once every recorded delivery of ``event`` succeeded and reached the receiver."""
-
-    def done() -> bool:
-        records = list(DeliveryRecord.objects.filter(event=event))
-        received = {r.header("Hook-Delivery") for r in receiver.received}
-        return bool(records) and all(
-            r.state == "succeeded" and str(r.id) in received for r in records
-        )
-
-    return done
 
 
 @pytest.fixture
@@ -320,16 +297,8 @@ def test_a_delivery_made_is_never_made_again(
     worker = celery_worker_factory()
     Article.objects.create(title="Once")
     wait_for(all_delivered(receiver), "the delivery")
-    [record] = DeliveryRecord.objects.all()
 
-    # What the broker would deliver again after a lost acknowledgement: the
-    # same delivery, under the lease it was first handed over with.
-    app = _state.current_app()
-    [request] = WorkerDispatcher(app=app).requests_for(
-        decode_message(MessageRecord.objects.get().data)
-    )
-    assert str(record.id) == request.id
-    again = encode_delivery(replace(request.delivery, lease="lease-of-the-first-hand-over"))
+    record, again = replayed_delivery(WorkerDispatcher)
     dispatch_requests.apply_async(args=([again],))
 
     wait_for(lambda: 2 == worker.log().count("thorn.tasks.dispatch_requests[") // 2, "the task")

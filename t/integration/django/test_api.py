@@ -144,7 +144,8 @@ def post_json(client: APIClient, path: str, body: str, method: str = "post") -> 
 
 def parse_timestamp(value: str) -> datetime:
     assert value.endswith("Z"), value
-    return datetime.fromisoformat(value)
+    # Python 3.10's fromisoformat() does not read "Z" (3.11's does).
+    return datetime.fromisoformat(value.removesuffix("Z") + "+00:00")
 
 
 @pytest.fixture
@@ -1388,27 +1389,47 @@ def nested(depth: int, opening: str = "[", closing: str = "]") -> str:
     return opening * depth + inner + closing * depth
 
 
-#: Bodies nested far deeper than Python's recursion limit, all under the 16 KiB cap.
+#: Bodies nested far deeper than Python's recursion limit, all under the 16 KiB cap,
+#: with the status of the answer when the json module can parse them.
 DEEPLY_NESTED = [
-    pytest.param(nested(5000), id="arrays-5000"),
-    pytest.param(nested(2500, '{"a":', "}"), id="objects-2500"),
+    pytest.param(nested(5000), 400, id="arrays-5000"),
+    pytest.param(nested(2500, '{"a":', "}"), 400, id="objects-2500"),
     pytest.param(
         '{"event": "article.*", "url": "https://e.com/", "pad": ' + nested(5000) + "}",
+        201,
         id="in-an-unknown-field",
     ),
 ]
 
 
-@pytest.mark.parametrize("body", DEEPLY_NESTED)
-def test_deeply_nested_json_is_400(api, body):
-    """A ~10 KB JSON body nested thousands of levels deep is a 400 parse error (it was a 500)."""
+def json_parses(body: str) -> bool:
+    """Whether this Python's json module parses ``body``.
+
+    Python 3.13's parses any depth; 3.10 to 3.12 raise RecursionError.
+    """
+    try:
+        json.loads(body)
+    except RecursionError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("body", "parsed_status"), DEEPLY_NESTED)
+def test_deeply_nested_json_is_never_a_server_error(api, body, parsed_status):
+    """A ~10 KB JSON body nested thousands of levels deep: a 400 parse error (it was a 500).
+
+    Unless the json module parses it: then it is a body like any other.
+    """
     assert len(body.encode()) <= MAX_BODY_SIZE
 
     response = post_json(api, LIST, body)
 
-    assert 400 == response.status_code
-    assert {"detail": "Malformed request body: it is nested too deeply."} == response.json()
-    assert 0 == Subscriber.objects.count()
+    if json_parses(body):
+        assert parsed_status == response.status_code
+    else:
+        assert 400 == response.status_code
+        assert {"detail": "Malformed request body: it is nested too deeply."} == response.json()
+        assert 0 == Subscriber.objects.count()
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "post"])
@@ -1441,6 +1462,8 @@ MALFORMED = [
     pytest.param("application/json", b"9" * 5000, id="json-5000-digit-integer"),
     pytest.param("application/json; charset=utf-16", b"{}", id="json-utf16-without-bom"),
     pytest.param("application/json; charset=rot13", b"{}", id="unsupported-charset"),
+    pytest.param("application/json; charset=nope", b"{}", id="unknown-charset"),
+    pytest.param(FORM + "; charset=rot13", b"a=1", id="form-unsupported-charset"),
     pytest.param("multipart/form-data", b"--x\r\n", id="multipart-without-boundary"),
     pytest.param(FORM, b"a=1&" * 1001, id="form-with-too-many-fields"),
 ]

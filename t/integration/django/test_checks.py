@@ -244,6 +244,8 @@ MISTYPED = [
     pytest.param("THORN_DISPATCHER", "backgroud", "thorn.E001", id="dispatcher-background-typo"),
     pytest.param("THORN_DISPATCHER", "celeryy", "thorn.E001", id="dispatcher-typo"),
     pytest.param("THORN_DISPATCHER", 5, "thorn.E001", id="dispatcher-int"),
+    pytest.param("THORN_TASKS_BACKEND", 5, "thorn.E050", id="tasks-backend-int"),
+    pytest.param("THORN_TASKS_QUEUE", ["webhooks"], "thorn.E051", id="tasks-queue-list"),
     pytest.param(
         "THORN_SUBSCRIBERS", ["https://example.com/"], "thorn.E002", id="subscribers-list"
     ),
@@ -290,6 +292,9 @@ def test_a_mistyped_setting_is_one_error_naming_it(valid, name, value, check_id)
         ("THORN_DRF_PERMISSION_CLASSES", ["rest_framework.permissions:IsAdminUser"]),
         ("THORN_RECIPIENT_VALIDATORS", []),
         ("THORN_DISPATCHER", "disabled"),
+        ("THORN_DISPATCHER", "tasks"),
+        ("THORN_TASKS_BACKEND", "nowhere"),  # not checked with another dispatcher
+        ("THORN_TASKS_QUEUE", "webhooks"),
         ("THORN_MAX_SUBSCRIPTIONS_PER_USER", None),
         ("THORN_MAX_SUBSCRIPTIONS_PER_USER", 0),
         ("THORN_MAX_SUBSCRIPTIONS_PER_USER", 5000),

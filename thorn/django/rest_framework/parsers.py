@@ -6,7 +6,9 @@ body the parser cannot decode is a :exc:`~rest_framework.exceptions.ParseError`
 (``400 Bad Request``) and never a server error.  DRF's ``JSONParser`` turns a
 :exc:`ValueError` into a ``ParseError``, but not the :exc:`RecursionError`
 that :func:`json.loads` raises for deeply nested input: a 10 KB body of
-5,000 nested arrays made the API answer 500.
+5,000 nested arrays made the API answer 500.  Nor does it refuse a charset
+that is not a text encoding (``charset=rot13``), whose decoder raises
+:exc:`TypeError` (Django REST Framework 3.17 answered 500).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class GuardedParser(BaseParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
+        encoding = (parser_context or {}).get("encoding")
+        if encoding is not None:
+            _check_charset(encoding)
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
@@ -40,6 +45,17 @@ class GuardedParser(BaseParser):
             # Not the message: it may quote the body (and a lone surrogate
             # in it cannot be rendered as JSON).
             raise ParseError(f"Malformed request body ({type(exc).__name__}).") from exc
+
+
+def _check_charset(encoding: str) -> None:
+    """Refuse a charset that is unknown, or not a text encoding (``rot13``)."""
+    try:
+        # Not b"": decoding nothing looks no codec up.
+        b"\0".decode(encoding)
+    except LookupError as exc:
+        raise ParseError(f"Unsupported charset: {encoding!r}.") from exc
+    except ValueError:
+        pass  # a text encoding for which one byte is too few (UTF-16)
 
 
 #: The guarded subclass of each parser class, made once.
