@@ -165,9 +165,12 @@ def _values(
         value = row.get(column.name, _NOT_GIVEN)
         if value is _NOT_GIVEN:
             value = column.default()
-        if column.prepare is not None and value is not None:
+            if column.prepare is not None and value is not None:
+                value = column.prepare(value, connection)
+        elif column.prepare is not None and value is not None:
             # The rows of one insert share values (now, the message): each is
-            # prepared once.  The rows keep them alive, so ids are not reused.
+            # prepared once.  The rows keep them alive, so ids are not reused
+            # (a default made above is not: it is prepared on its own).
             key = (i, id(value))
             if key in prepared:
                 value = prepared[key]

@@ -178,3 +178,13 @@ def test_auto_now_dates_get_the_time(writer: str) -> None:
     assert before <= subscriber.created_at <= timezone.now()
     assert before <= subscriber.updated_at <= timezone.now()
     assert subscriber.hmac_secret  # a callable default, called
+
+
+def test_each_row_gets_its_own_default(writer: str) -> None:
+    """A callable default (a uuid) is called for every row, never shared between rows."""
+    from thorn.django.models import Subscriber
+
+    rows = [{"event": "a.b", "url": f"https://example.com/{i}"} for i in range(500)]
+    insert(Subscriber, rows, using="default")
+
+    assert 500 == len(set(Subscriber.objects.values_list("uuid", flat=True)))
