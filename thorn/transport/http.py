@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from requests.structures import CaseInsensitiveDict
 import urllib3
 
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
@@ -211,9 +212,12 @@ class Transport(BaseTransport):
     def _send(self, request: HTTPRequest, url: str) -> requests.Response:
         address = check_recipient(url, request.recipient_validators, self.resolver)
         session = self.session if request.keepalive else self.new_session()
-        prepared = session.prepare_request(
-            requests.Request(request.method, url, data=request.body, headers=dict(request.headers))
-        )
+        # What Session.prepare_request() would do, but for the cookies,
+        # authentication and parameters these sessions never have.
+        headers = CaseInsensitiveDict(session.headers)
+        headers.update(request.headers)
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=request.method, url=url, headers=headers, data=request.body)
         if address is not None:
             prepared.thorn_address = address  # type: ignore[attr-defined]
             prepared.headers["Host"] = host_header(url)
