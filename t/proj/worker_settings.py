@@ -10,6 +10,9 @@ environment (``t/integration/celery/conftest.py`` and
 ``THORN_TEST_DB_HOST``, ``THORN_TEST_DB_PORT``, ``THORN_TEST_DB_NAME``,
 ``THORN_TEST_DB_USER`` (default ``postgres``)
     The PostgreSQL test database (``test_thorn``).
+``THORN_TEST_CONN_MAX_AGE``, ``THORN_TEST_DB_POOL``
+    PostgreSQL only: ``CONN_MAX_AGE`` (default 0), and psycopg's connection
+    pool when set (the benchmarks' workers).
 ``THORN_TEST_SQLITE_PATH``
     The SQLite test database (read by ``t/proj/settings.py``).
 ``THORN_TEST_BROKER_URL``
@@ -53,8 +56,12 @@ if _database == "postgresql":
             "USER": _env("THORN_TEST_DB_USER", "postgres"),
             "HOST": _env("THORN_TEST_DB_HOST"),
             "PORT": _env("THORN_TEST_DB_PORT"),
+            # Persistent connections (the benchmarks); tests keep Django's default.
+            "CONN_MAX_AGE": float(_env("THORN_TEST_CONN_MAX_AGE", "0")),
         }
     }
+    if _env("THORN_TEST_DB_POOL", ""):  # psycopg's pool (Django 5.1+): for gevent workers
+        DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 4, "max_size": 40}}
 elif _database == "sqlite-file":
     # t.proj.settings opened it: the session's file, never one of the worker's own.
     _env("THORN_TEST_SQLITE_PATH")
