@@ -491,10 +491,13 @@ def measure_celery(
 
     settings.THORN_DISPATCHER = "celery"
     fresh_tables()
+    worker_env = dict(os.environ)
+    if pool == "gevent":  # a connection per greenlet, and a greenlet per task: a pool
+        worker_env.update(THORN_TEST_DB_POOL="1", THORN_TEST_CONN_MAX_AGE="0")
     with (
         Receiver(delay=delay) as receiver,
         CeleryWorker(
-            dict(os.environ),
+            worker_env,
             pool=pool,
             concurrency=concurrency,
             queue=os.environ["THORN_TEST_CELERY_QUEUE"],
@@ -649,6 +652,8 @@ def services() -> Iterator[dict[str, str]]:
             broker_url=redis.url, database=database, queue="thorn-bench", settings={}
         )
         env["THORN_TEST_CELERY_QUEUE"] = "thorn-bench"
+        # Workers keep their connections, as production workers should.
+        env["THORN_TEST_CONN_MAX_AGE"] = "600"
         subprocess.run(
             [sys.executable, "-m", "django", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
         )
