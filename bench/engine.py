@@ -494,6 +494,8 @@ def measure_celery(
     worker_env = dict(os.environ)
     if pool == "gevent":  # a connection per greenlet, and a greenlet per task: a pool
         worker_env.update(THORN_TEST_DB_POOL="1", THORN_TEST_CONN_MAX_AGE="0")
+    else:  # Celery closes the connection around every task, unless told to reuse it
+        worker_env["THORN_TEST_SETTINGS"] = json.dumps({"CELERY_DB_REUSE_MAX": 1000})
     with (
         Receiver(delay=delay) as receiver,
         CeleryWorker(
