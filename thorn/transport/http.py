@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from requests.structures import CaseInsensitiveDict
 import urllib3
+from requests.structures import CaseInsensitiveDict
 
 from thorn.exceptions import DeliveryError, DeliveryTimeout, HTTPStatusError, SecurityError
 from thorn.outcome import Outcome, parse_retry_after
