@@ -585,3 +585,21 @@ def test_a_new_subscription_starts_from_the_models_defaults(web):
         form.initial["hmac_digest"],
         form.initial["content_type"],
     )
+
+
+def test_a_model_without_health_cannot_be_enabled_or_disabled(web, alice, receiver, monkeypatch):
+    """A THORN_SUBSCRIBER_MODEL without is_active: no Disable button, and disabling is a 404."""
+    import thorn.django.portal.base
+    import thorn.django.portal.views
+
+    for module in (thorn.django.portal.base, thorn.django.portal.views):
+        monkeypatch.setattr(module, "has_health", lambda model: False)
+    subscription = own(alice, receiver)
+
+    html = web.get(url("detail", subscription.uuid)).content.decode()
+    response = web.post(url("disable", subscription.uuid))
+
+    assert url("disable", subscription.uuid) not in html
+    assert 404 == response.status_code
+    subscription.refresh_from_db()
+    assert subscription.is_active

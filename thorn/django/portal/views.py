@@ -9,14 +9,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
 from thorn._state import current_app
-from thorn.django.health import last_deliveries
+from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import DeliveryRecord
 from thorn.django.ping import ping
 from thorn.django.portal.base import PortalView, SubscriptionView
@@ -114,6 +114,8 @@ class SubscriptionEnable(SubscriptionView):
 
     def post(self, request: HttpRequest, uuid: Any) -> HttpResponse:
         subscription = self.get_subscription()
+        if not has_health(self.model):  # a THORN_SUBSCRIBER_MODEL without is_active
+            raise Http404("this subscriber model cannot be enabled or disabled")
         if subscription.is_active != self.is_active:
             subscription.is_active = self.is_active
             subscription.save()
