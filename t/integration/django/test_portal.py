@@ -21,6 +21,8 @@ from rest_framework.test import APIClient
 
 from thorn.django.models import DeliveryRecord, Subscriber
 from thorn.django.ping import ping
+from thorn.django.portal import base as portal_base
+from thorn.django.portal import views as portal_views
 from thorn.exceptions import ImproperlyConfigured
 from thorn.validators import block_cidr_network
 
@@ -589,10 +591,7 @@ def test_a_new_subscription_starts_from_the_models_defaults(web):
 
 def test_a_model_without_health_cannot_be_enabled_or_disabled(web, alice, receiver, monkeypatch):
     """A THORN_SUBSCRIBER_MODEL without is_active: no Disable button, and disabling is a 404."""
-    import thorn.django.portal.base
-    import thorn.django.portal.views
-
-    for module in (thorn.django.portal.base, thorn.django.portal.views):
+    for module in (portal_base, portal_views):
         monkeypatch.setattr(module, "has_health", lambda model: False)
     subscription = own(alice, receiver)
 
@@ -603,3 +602,14 @@ def test_a_model_without_health_cannot_be_enabled_or_disabled(web, alice, receiv
     assert 404 == response.status_code
     subscription.refresh_from_db()
     assert subscription.is_active
+
+
+def test_an_invalid_field_points_at_its_errors(web, private_networks_refused):
+    """The refused URL's input is aria-invalid and described by its help and its errors."""
+    response = web.post(url("create"), {"event": "article.created", "url": "http://10.0.0.1/h"})
+
+    html = response.content.decode()
+    [tag] = re.findall(r'<input[^>]*name="url"[^>]*>', html)
+    assert 'aria-invalid="true"' in tag
+    assert 'aria-describedby="id_url_helptext id_url_errors"' in tag
+    assert 'id="id_url_errors"' in html

@@ -135,6 +135,18 @@ class SubscriptionForm(forms.Form):
             return None
         return self.serializer.instance
 
+    def add_error(self, field: str | None, error: Any) -> None:
+        """Add the error; the field's input points at it (``aria-describedby``)."""
+        super().add_error(field, error)
+        if field is None or field not in self.fields:
+            return
+        attrs = self.fields[field].widget.attrs
+        described = attrs.get("aria-describedby", "").split()
+        errors_id = f"{self[field].auto_id}_errors"
+        if errors_id not in described:
+            described.append(errors_id)
+        attrs.update({"aria-describedby": " ".join(described), "aria-invalid": "true"})
+
     def add_api_errors(self, detail: Any) -> None:
         """Show the API's errors: on their field, else above the form."""
         if not isinstance(detail, Mapping):
