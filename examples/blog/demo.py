@@ -521,8 +521,11 @@ class Demo:
         status, page = http("GET", f"{site}/webhooks/", headers={"Accept": "text/html"})
         if status != 200 or "Log in" not in str(page):
             self.failures.append(f"GET /webhooks/ did not lead to the login page ({status})")
-        login = f"log in as alice, password {self.password}" if self.password else "with --serve"
-        print(f"  portal    {site}/webhooks/  (the webhooks portal: {login})")
+        if self.password:
+            login = f"log in as alice, password {self.password}"
+        else:
+            login = "--serve keeps it up, with a password for alice"
+        print(f"  portal    {site}/webhooks/  (the webhooks portal; {login})")
         if self.dispatcher == "celery":
             self.start_worker()
         elif self.dispatcher == "tasks":
