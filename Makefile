@@ -18,7 +18,7 @@ REQUIREMENTS := $(wildcard requirements/*.txt requirements/extras/*.txt)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint fmt typecheck test test-postgres matrix cov integration docs openapi check clean demo demo-celery demo-tasks bench
+.PHONY: help install lint fmt typecheck test test-postgres matrix cov integration docs openapi check clean demo demo-serve demo-celery demo-tasks bench
 
 help: ## List the targets.
 	@echo "Usage: make <target>"
@@ -40,6 +40,9 @@ install: $(INSTALL_STAMP) ## Create .venv if missing and install thorn with its 
 # token and verifies every signature; everything it starts is stopped.
 demo: $(INSTALL_STAMP) ## Run the example blog end to end: subscribe, save articles, verify the signed webhooks.
 	$(BIN)/python examples/blog/demo.py
+
+demo-serve: $(INSTALL_STAMP) ## The demo, then keep the blog and its webhooks portal running until Ctrl-C.
+	$(BIN)/python examples/blog/demo.py --serve
 
 demo-celery: $(INSTALL_STAMP) ## The same demo through Redis and a Celery worker (THORN_DISPATCHER = "celery").
 	$(BIN)/python examples/blog/demo.py --celery

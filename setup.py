@@ -62,9 +62,16 @@ setup(
     include_package_data=True,
     # py.typed marks the package as typed (PEP 561); openapi.json is the
     # shipped OpenAPI schema of the REST API (thorn.django.rest_framework.schema);
-    # migrations are packages (thorn.django.migrations) and so are found by
-    # find_packages.
-    package_data={"thorn": ["py.typed", "django/rest_framework/openapi.json"]},
+    # the portal's templates and static files are its pages; migrations are
+    # packages (thorn.django.migrations) and so are found by find_packages.
+    package_data={
+        "thorn": [
+            "py.typed",
+            "django/rest_framework/openapi.json",
+            "django/portal/templates/thorn/portal/*.html",
+            "django/portal/static/thorn/portal/*",
+        ]
+    },
     zip_safe=False,
     python_requires=">=3.10",
     install_requires=read_requirements(REQUIREMENTS / "default.txt"),

@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "THORN_MAX_CONNECTIONS_PER_HOST": 10,
     "THORN_MAX_RESPONSE_SIZE": DEFAULT_MAX_RESPONSE_SIZE,
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
+    "THORN_PORTAL_LOGIN_REQUIRED": "django.contrib.auth.decorators.login_required",
     "THORN_PUBLISH_TIMEOUT": 2.0,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),
@@ -277,6 +278,9 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": SettingCheck(
         "thorn.E016", "None (no limit) or an integer of at least 0", _is_int(0)
+    ),
+    "THORN_PORTAL_LOGIN_REQUIRED": SettingCheck(
+        "thorn.E080", "a view decorator or its import path", _is_path_or(callable)
     ),
     "THORN_PUBLISH_TIMEOUT": SettingCheck(
         "thorn.E017", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)

@@ -20,6 +20,10 @@ What it does, with nothing but 127.0.0.1 and a temporary directory:
    the refused delivery is retried a second later, with the same id;
 #. prints the subscription's deliveries as ``GET /hooks/<id>/deliveries/``
    returns them to the consumer's owner, and the attempts of the retried one;
+#. prints the URL of the site's webhooks portal, where alice can see her
+   subscription and its deliveries; with ``--serve``, keeps the site, the
+   relay and the consumer running (alice gets a password to log in with)
+   until Ctrl-C;
 #. stops everything it started, by PID.
 
 It exits 0 when every expected webhook arrived, verified, the refused one
@@ -36,6 +40,7 @@ import importlib.util
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import socket
@@ -269,9 +274,14 @@ class Reports:
 
 
 class Demo:
-    def __init__(self, dispatcher: str, workdir: Path) -> None:
+    def __init__(self, dispatcher: str, workdir: Path, serve: bool = False) -> None:
         self.dispatcher = dispatcher
         self.workdir = workdir
+        #: Keep everything running after the run, until Ctrl-C (``--serve``).
+        self.serve = serve
+        #: alice's password for the portal (``--serve`` only).
+        self.password = secrets.token_urlsafe(12) if serve else None
+        self.site = ""
         self.processes: list[Process] = []
         self.failures: list[str] = []
         self.received = 0
@@ -503,9 +513,19 @@ class Demo:
         if self.dispatcher == "celery":
             self.env["BLOG_BROKER_URL"] = self.start_redis()
         manage(self.env, "migrate", "--noinput")
-        token = manage(self.env, "create_api_user", "alice").strip()
+        password = ["--password", self.password] if self.password else []
+        token = manage(self.env, "create_api_user", "alice", *password).strip()
         print(f"  database  {self.env['BLOG_DATABASE']}  (migrated; user alice, API token)")
-        site = self.start_site()
+        site = self.site = self.start_site()
+        # The portal is mounted: anonymous visitors are sent to the login page.
+        status, page = http("GET", f"{site}/webhooks/", headers={"Accept": "text/html"})
+        if status != 200 or "Log in" not in str(page):
+            self.failures.append(f"GET /webhooks/ did not lead to the login page ({status})")
+        if self.password:
+            login = f"log in as alice, password {self.password}"
+        else:
+            login = "--serve keeps it up, with a password for alice"
+        print(f"  portal    {site}/webhooks/  (the webhooks portal; {login})")
         if self.dispatcher == "celery":
             self.start_worker()
         elif self.dispatcher == "tasks":
@@ -569,6 +589,19 @@ class Demo:
         if not refused:
             self.failures.append(f"the consumer accepted a forged delivery ({status})")
 
+    def serve_until_interrupted(self) -> None:
+        """Keep the site and everything else running until Ctrl-C (or a process exits)."""
+        print(
+            f"\nServing the example blog until Ctrl-C:\n"
+            f"  portal    {self.site}/webhooks/  (log in as alice, password {self.password})\n"
+            f"  admin     {self.site}/admin/\n"
+            f"  API       {self.site}/hooks/ and {self.site}/articles/"
+        )
+        while True:
+            for process in self.processes:
+                process.check_alive()
+            time.sleep(0.5)
+
 
 class Signals:
     """SIGINT (Ctrl-C), SIGTERM and SIGHUP interrupt the demo, but never its cleanup.
@@ -608,19 +641,33 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (database and logs)"
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the site, its webhooks portal, the relay and the consumer running "
+        "until Ctrl-C",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     signals = Signals()
     workdir = Path(tempfile.mkdtemp(prefix="thorn-demo-"))
-    demo = Demo("celery" if args.celery else "tasks" if args.tasks else "default", workdir)
+    dispatcher = "celery" if args.celery else "tasks" if args.tasks else "default"
+    demo = Demo(dispatcher, workdir, serve=args.serve)
     error: str | None = None
+    serving = False
     try:
         try:
             demo.run()
+            if args.serve and not demo.failures:
+                serving = True
+                demo.serve_until_interrupted()
         except DemoError as exc:
             error = str(exc)
         except KeyboardInterrupt as exc:
-            error = f"interrupted ({exc or 'SIGINT'})"
+            if serving:  # Ctrl-C is how --serve ends
+                signals.received = None
+            else:
+                error = f"interrupted ({exc or 'SIGINT'})"
     finally:
         signals.cleaning = True
         if error or demo.failures:

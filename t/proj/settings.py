@@ -18,8 +18,11 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The webhooks portal's CSS and JS, served by StaticLiveServerTestCase.
+    "django.contrib.staticfiles",
     "rest_framework",
     "thorn.django",
+    "thorn.django.portal",
     # Django's task framework (THORN_DISPATCHER = "tasks"): the backport is
     # an app before Django 6; django_tasks_db is its database backend.
     *(["django_tasks"] if django.VERSION < (6, 0) else []),
@@ -47,6 +50,7 @@ TEMPLATES = [
     }
 ]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "static/"
 ROOT_URLCONF = "t.proj.urls"
 
 # --- task backends ---------------------------------------------------------

@@ -25,6 +25,9 @@ urlpatterns = [
     path("articles/", create_article, name="article-create"),
     path("admin/", admin.site.urls),
     path("hooks/", include("thorn.django.rest_framework.urls", namespace="webhook")),
+    # The webhooks portal, behind the site's login (accounts/login/).
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("webhooks/", include("thorn.django.portal.urls")),
     path("article/<uuid:uuid>/", detail, name="article-detail"),
     path("comment/<int:pk>/", detail, name="comment-detail"),
 ]

@@ -52,6 +52,7 @@ DOCUMENTED_DEFAULTS = {
     "THORN_MAX_CONNECTIONS_PER_HOST": 10,
     "THORN_MAX_RESPONSE_SIZE": 65536,
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
+    "THORN_PORTAL_LOGIN_REQUIRED": "django.contrib.auth.decorators.login_required",
     "THORN_PUBLISH_TIMEOUT": 2.0,
     "THORN_RECIPIENT_VALIDATORS": [
         ("block_internal_ips", ()),

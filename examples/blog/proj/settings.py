@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     # thorn's Subscriber model (the webhooks_subscriber table), admin and checks.
     "thorn.django",
+    # The webhooks portal, where users manage their webhooks (proj/urls.py).
+    "thorn.django.portal",
     "blog",
 ]
 

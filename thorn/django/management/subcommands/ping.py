@@ -7,8 +7,7 @@
 
 The ping is delivered by the command itself, whatever the dispatcher, once
 and without retries, signed as any delivery, and recorded (it shows in the
-subscription's deliveries).  Its body is the envelope ``{"event":
-"thorn.ping", "ref": null, "sender": null, "data": {"subscription": ...}}``.
+subscription's deliveries): see :func:`thorn.django.ping.ping`.
 A failed ping, or a disabled subscription, is an error (exit status 1).
 
 .. versionadded:: 2.0
@@ -21,16 +20,11 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from thorn._state import current_app
-from thorn.dispatch.base import Dispatcher
 from thorn.django.management.subcommands import base
-from thorn.messages import Message, Options
+from thorn.django.ping import PING, ping
 from thorn.utils.redact import redact_url
 
 __all__ = ["PING", "Subcommand"]
-
-#: The event of a ping.
-PING = "thorn.ping"
 
 
 class Subcommand(base.Subcommand):
@@ -47,15 +41,7 @@ class Subcommand(base.Subcommand):
         subscription = self.subscription(options["uuid"])
         if getattr(subscription, "is_active", True) is False:
             raise CommandError(f"Subscription {subscription.uuid} is disabled: enable it first.")
-        app = current_app()
-        payload = {
-            "event": PING,
-            "ref": None,
-            "sender": None,
-            "data": {"subscription": str(subscription.uuid)},
-        }
-        message = Message(PING, payload, options=Options(retry=False))
-        [request] = app.dispatcher_of(Dispatcher).hand_over(message, [subscription])
+        request = ping(subscription)
         outcome = request.outcome
         result = {
             "uuid": str(subscription.uuid),
