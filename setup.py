@@ -62,14 +62,14 @@ setup(
     include_package_data=True,
     # py.typed marks the package as typed (PEP 561); openapi.json is the
     # shipped OpenAPI schema of the REST API (thorn.django.rest_framework.schema);
-    # the portal's templates and static files are its pages; migrations are
+    # the portal's templates and static files (thorn.django's) are its pages; migrations are
     # packages (thorn.django.migrations) and so are found by find_packages.
     package_data={
         "thorn": [
             "py.typed",
             "django/rest_framework/openapi.json",
-            "django/portal/templates/thorn/portal/*.html",
-            "django/portal/static/thorn/portal/*",
+            "django/templates/thorn/portal/*.html",
+            "django/static/thorn/portal/*",
         ]
     },
     zip_safe=False,

@@ -22,7 +22,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "thorn.django",
-    "thorn.django.portal",
     # Django's task framework (THORN_DISPATCHER = "tasks"): the backport is
     # an app before Django 6; django_tasks_db is its database backend.
     *(["django_tasks"] if django.VERSION < (6, 0) else []),

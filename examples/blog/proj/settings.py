@@ -51,7 +51,6 @@ INSTALLED_APPS = [
     # thorn's Subscriber model (the webhooks_subscriber table), admin and checks.
     "thorn.django",
     # The webhooks portal, where users manage their webhooks (proj/urls.py).
-    "thorn.django.portal",
     "blog",
 ]
 

@@ -1,10 +1,9 @@
 """The webhooks portal: the pages where a site's users manage their own webhooks.
 
-Install the app and mount its URLs with one ``include()`` (see :doc:`/userguide/portal`):
+Mount its URLs with one ``include()`` (see :doc:`/userguide/portal`); its
+templates and static files are those of the ``thorn.django`` app:
 
 .. code-block:: python
-
-    INSTALLED_APPS = [..., "thorn.django", "thorn.django.portal"]
 
     urlpatterns = [
         path("webhooks/", include("thorn.django.portal.urls")),

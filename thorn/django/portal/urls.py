@@ -27,22 +27,12 @@ URL                                       Name
 
 from __future__ import annotations
 
-from django.apps import apps
-from django.core.exceptions import ImproperlyConfigured
 from django.urls import path
 
 from thorn.django.portal import deliveries, views
 from thorn.django.portal.base import NAMESPACE
 
 __all__ = ["app_name", "urlpatterns"]
-
-# Without the app, its templates and static files are not found: say so now,
-# not with a TemplateDoesNotExist at the first page.
-if not apps.is_installed("thorn.django.portal"):
-    raise ImproperlyConfigured(
-        "The webhooks portal needs 'thorn.django.portal' in INSTALLED_APPS "
-        "(after 'thorn.django'), for its templates and static files."
-    )
 
 app_name = NAMESPACE
 
