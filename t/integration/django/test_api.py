@@ -62,6 +62,12 @@ DOC_KEYS = [
     "disabled_at",
     "failing_since",
     "last_delivery",
+    # new in 2.0: filters, leases, verification of intent
+    "filter",
+    "expires_at",
+    "verified",
+    "verification_error",
+    "verification_attempted_at",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
 LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
@@ -273,10 +279,20 @@ def test_options_describes_the_writable_fields(api):
 
     assert 200 == response.status_code
     post = response.json()["actions"]["POST"]
-    assert DOC_KEYS == list(post)
+    # lease_seconds is write-only: in OPTIONS, not in the answers.
+    assert [*DOC_KEYS[:17], "lease_seconds", *DOC_KEYS[17:]] == list(post)
     assert ["event", "url"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
-    assert ["event", "url", "content_type", "hmac_secret", "hmac_digest", "is_active"] == writable
+    assert [
+        "event",
+        "url",
+        "content_type",
+        "hmac_secret",
+        "hmac_digest",
+        "is_active",
+        "filter",
+        "lease_seconds",
+    ] == writable
 
 
 def test_detail_shows_the_secret(api, alice):

@@ -1,8 +1,9 @@
 """URLs of the ``/hooks/`` API, in the ``webhook`` namespace.
 
-``webhook:list``, ``webhook:detail`` and ``webhook:rotate-secret`` for
-subscriptions; ``webhook:deliveries``, ``webhook:delivery``,
-``webhook:redeliver`` and ``webhook:recover`` for their deliveries (see
+``webhook:list``, ``webhook:detail``, ``webhook:rotate-secret`` and
+``webhook:verify`` for subscriptions; ``webhook:deliveries``,
+``webhook:delivery``, ``webhook:redeliver``, ``webhook:recover`` and
+``webhook:ping`` for their deliveries (see
 :mod:`thorn.django.rest_framework.deliveries`).
 
 .. code-block:: python
@@ -22,12 +23,14 @@ from thorn.django.rest_framework.deliveries import (
     DeliveryDetail,
     DeliveryList,
     DeliveryRedeliver,
+    SubscriberPing,
     SubscriberRecover,
 )
 from thorn.django.rest_framework.views import (
     SubscriberDetail,
     SubscriberList,
     SubscriberRotateSecret,
+    SubscriberVerify,
 )
 
 app_name = "webhook"
@@ -65,4 +68,6 @@ urlpatterns = [
         name="redeliver",
     ),
     path("<webhook_uuid:uuid>/recover/", SubscriberRecover.as_view(), name="recover"),
+    path("<webhook_uuid:uuid>/ping/", SubscriberPing.as_view(), name="ping"),
+    path("<webhook_uuid:uuid>/verify/", SubscriberVerify.as_view(), name="verify"),
 ]

@@ -7,9 +7,10 @@
 
 The ping is delivered by the command itself, whatever the dispatcher, once
 and without retries, signed as any delivery, and recorded (it shows in the
-subscription's deliveries).  Its body is the envelope ``{"event":
-"thorn.ping", "ref": null, "sender": null, "data": {"subscription": ...}}``.
-A failed ping, or a disabled subscription, is an error (exit status 1).
+subscription's deliveries): see :func:`thorn.django.ping.ping`.
+A failed ping, or a subscription that cannot be pinged (disabled, expired,
+or not verified: see :func:`thorn.django.ping.why_not_ping`), is an error
+(exit status 1).
 
 .. versionadded:: 2.0
 """
@@ -21,16 +22,15 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from thorn._state import current_app
-from thorn.dispatch.base import Dispatcher
 from thorn.django.management.subcommands import base
-from thorn.messages import Message, Options
+from thorn.django.ping import ping, why_not_ping
+from thorn.messages import PING_EVENT
 from thorn.utils.redact import redact_url
 
 __all__ = ["PING", "Subcommand"]
 
-#: The event of a ping.
-PING = "thorn.ping"
+#: The event of a ping (:data:`thorn.messages.PING_EVENT`).
+PING = PING_EVENT
 
 
 class Subcommand(base.Subcommand):
@@ -45,17 +45,10 @@ class Subcommand(base.Subcommand):
 
     def handle(self, **options: Any) -> None:
         subscription = self.subscription(options["uuid"])
-        if getattr(subscription, "is_active", True) is False:
-            raise CommandError(f"Subscription {subscription.uuid} is disabled: enable it first.")
-        app = current_app()
-        payload = {
-            "event": PING,
-            "ref": None,
-            "sender": None,
-            "data": {"subscription": str(subscription.uuid)},
-        }
-        message = Message(PING, payload, options=Options(retry=False))
-        [request] = app.dispatcher_of(Dispatcher).hand_over(message, [subscription])
+        refused = why_not_ping(subscription)
+        if refused is not None:
+            raise CommandError(refused)
+        request = ping(subscription)
         outcome = request.outcome
         result = {
             "uuid": str(subscription.uuid),
