@@ -175,6 +175,11 @@ class Receiver(ThreadingHTTPServer):
         with self._lock:
             return [r for r in self.received if r.path == path]
 
+    def for_path_prefix(self, path: str) -> list[Received]:
+        """The requests to ``path``, whatever their query string."""
+        with self._lock:
+            return [r for r in self.received if r.path.partition("?")[0] == path]
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
