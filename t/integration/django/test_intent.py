@@ -48,7 +48,7 @@ def hub_params(received: Any) -> dict[str, str]:
 
 
 def test_a_callback_that_echoes_the_challenge_is_verified(api, receiver, sentinel):
-    """GET with hub.mode, hub.topic, hub.challenge, hub.lease_seconds; echoed: verified, receives."""
+    """GET with the hub.* parameters; the challenge echoed: verified, and it receives events."""
     receiver.answer("/echo", ECHO)
     response = subscribe(api, receiver, "/echo?token=t", lease_seconds=600)
 

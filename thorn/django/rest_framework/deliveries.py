@@ -50,6 +50,7 @@ __all__ = [
     "DeliveryRedeliver",
     "DeliverySerializer",
     "HandOverResponse",
+    "PingSerializer",
     "RecoverSerializer",
     "SubscriberPing",
     "SubscriberRecover",
@@ -288,6 +289,13 @@ class DeliveryRedeliver(SubscriptionScoped, generics.GenericAPIView[DeliveryReco
         )
 
 
+class PingSerializer(serializers.Serializer[dict[str, Any]]):
+    """What ``POST /hooks/<uuid>/ping/`` answers: the ping's delivery."""
+
+    id = serializers.UUIDField(help_text="The delivery's id (Hook-Delivery).")
+    delivery = serializers.URLField(help_text="The URL of the delivery and its attempts.")
+
+
 class SubscriberPing(SubscriptionScoped, generics.GenericAPIView[Any]):
     """``POST /hooks/<uuid>/ping/``: send a ``thorn.ping`` event to the subscription (202).
 
@@ -298,6 +306,9 @@ class SubscriberPing(SubscriptionScoped, generics.GenericAPIView[Any]):
 
     .. versionadded:: 2.0
     """
+
+    def get_serializer_class(self) -> Any:
+        return PingSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record the ping; answer 202 with its id; then attempt it."""
@@ -313,7 +324,7 @@ class SubscriberPing(SubscriptionScoped, generics.GenericAPIView[Any]):
             request=request,
         )
         return HandOverResponse(
-            {"id": planned.id, "delivery": url},
+            self.get_serializer({"id": planned.id, "delivery": url}).data,
             status=status.HTTP_202_ACCEPTED,
             hand_over=partial(attempt_ping, planned, app),
         )

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from thorn._state import current_app
+from thorn.catalog import catalog_matches
 from thorn.conf import event_choices
 from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
@@ -26,6 +27,7 @@ __all__ = [
     "HMAC_SECRET_MIN_LENGTH",
     "SECRET_FIELDS",
     "SUBSCRIBER_SIDE",
+    "FilterField",
     "LastDelivery",
     "SubscriberListSerializer",
     "SubscriberSerializer",
@@ -65,6 +67,13 @@ class LastDelivery(TypedDict):
 #: secrets have 64 characters), up to a length that keeps requests small.
 HMAC_SECRET_MIN_LENGTH = 1
 HMAC_SECRET_MAX_LENGTH = 512
+
+
+class FilterField(serializers.JSONField):
+    """The ``filter`` of a subscription: a JSON object (see :mod:`thorn.generic.filters`).
+
+    .. versionadded:: 2.0
+    """
 
 
 class SubscriberSerializer(serializers.ModelSerializer[Any]):
@@ -107,7 +116,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         "hmac_secret's UTF-8 bytes, for Standard Webhooks libraries."
     )
 
-    filter = serializers.JSONField(
+    filter = FilterField(
         required=False,
         help_text="Only payloads that pass receive deliveries: an object of payload paths "
         'with an operator and values, all of which must hold: {"data__state__eq": "PUBLISHED"}.',
@@ -185,11 +194,22 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return signing_secret(subscriber.hmac_secret)
 
     def validate_event(self, value: str) -> str:
-        """The event must be a pattern, and one of ``THORN_EVENT_CHOICES`` when set."""
+        """The event must be a pattern: one of ``THORN_EVENT_CHOICES`` when set, else
+        one that matches an event of the catalog (see :mod:`thorn.catalog`).
+
+        .. versionchanged:: 2.0
+            Without ``THORN_EVENT_CHOICES``, a pattern that matches no
+            declared event is refused.
+        """
         choices = [choice for choice, _label in event_choices(current_app().settings)]
         if choices and value not in choices:
             raise serializers.ValidationError(
                 f"{value!r} is not one of the events you can subscribe to: {', '.join(choices)}."
+            )
+        if not choices and not catalog_matches(value):
+            raise serializers.ValidationError(
+                f"{value!r} matches no event you can subscribe to: see GET /hooks/events/.",
+                code="unknown_event",
             )
         return value
 

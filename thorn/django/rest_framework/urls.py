@@ -4,7 +4,8 @@
 ``webhook:verify`` for subscriptions; ``webhook:deliveries``,
 ``webhook:delivery``, ``webhook:redeliver``, ``webhook:recover`` and
 ``webhook:ping`` for their deliveries (see
-:mod:`thorn.django.rest_framework.deliveries`).
+:mod:`thorn.django.rest_framework.deliveries`); ``webhook:events`` for the
+event catalog (see :mod:`thorn.django.rest_framework.catalog`).
 
 .. code-block:: python
 
@@ -19,6 +20,7 @@ import uuid
 
 from django.urls import path, register_converter
 
+from thorn.django.rest_framework.catalog import EventCatalog
 from thorn.django.rest_framework.deliveries import (
     DeliveryDetail,
     DeliveryList,
@@ -70,4 +72,5 @@ urlpatterns = [
     path("<webhook_uuid:uuid>/recover/", SubscriberRecover.as_view(), name="recover"),
     path("<webhook_uuid:uuid>/ping/", SubscriberPing.as_view(), name="ping"),
     path("<webhook_uuid:uuid>/verify/", SubscriberVerify.as_view(), name="verify"),
+    path("events/", EventCatalog.as_view(), name="events"),
 ]
