@@ -62,9 +62,7 @@ def _label(model: Any) -> str:
 
 def _entry(event: Any) -> CatalogEntry:
     models = sorted(getattr(event, "models", ()), key=_label)
-    serializer = getattr(event, "serializer", None)
-    if serializer is None and models:
-        serializer = event.serializer_for(models[0])
+    serializer = event.serializer_for(models[0]) if models else None
     return CatalogEntry(
         name=event.name,
         description=event.description,

@@ -16,6 +16,7 @@ from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import pk_of
 from thorn.generic.signals import signal_dispatcher
 from thorn.utils.functional import Q
+from thorn.utils.imports import import_string
 from thorn.utils.log import get_logger
 from thorn.validators import deserialize_validators
 
@@ -241,7 +242,7 @@ class ModelWebhooks:
     reverse: Callable[..., Any] | None = None
     #: Default dotted path to the sender.
     sender_field: str | None = None
-    #: Default serializer class of the ``data`` (a Django REST Framework serializer).
+    #: Default serializer class of the ``data`` (a Django REST Framework serializer), or its path.
     serializer: Any = None
 
     def payload(self, instance: Any) -> Any:
@@ -304,8 +305,9 @@ class ModelEvent(Event):
         signal_dispatcher: A :class:`~thorn.generic.signals.signal_dispatcher`
             class connecting the event to model signals, instead of one of
             the ``dispatches_on_*()`` methods.
-        serializer: A Django REST Framework serializer class that builds
-            the ``data`` of the envelope, as ``serializer(instance).data``
+        serializer: A Django REST Framework serializer class (or its import
+            path) that builds the ``data`` of the envelope, as
+            ``serializer(instance).data``
             (without a request in its context).  It wins over the model's
             ``serializer`` (in its ``webhooks``), which wins over the
             payload hooks (``webhooks.payload()``,
@@ -505,12 +507,18 @@ class ModelEvent(Event):
     def serializer_for(self, model: type[Any]) -> Any:
         """The serializer class of ``model``'s ``data``: the event's, else the model's, or ``None``.
 
+        An import path is imported (on first use: a serializer module
+        usually imports the models).
+
         .. versionadded:: 2.0
         """
-        if self.serializer is not None:
-            return self.serializer
-        webhooks = getattr(model, "webhooks", None)
-        return webhooks.serializer if isinstance(webhooks, ModelWebhooks) else None
+        serializer = self.serializer
+        if serializer is None:
+            webhooks = getattr(model, "webhooks", None)
+            serializer = webhooks.serializer if isinstance(webhooks, ModelWebhooks) else None
+        if isinstance(serializer, str):
+            serializer = import_string(serializer, f"the serializer of {self.name!r}")
+        return serializer
 
     def instance_data(self, instance: Any) -> Any:
         """The payload of ``instance``: by the serializer, else ``webhooks.payload(instance)``.
