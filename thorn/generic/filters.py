@@ -60,6 +60,9 @@ _STRING_OPERATORS = frozenset({"startswith", "endswith", "like", "regex"})
 _LIST_OPERATORS = frozenset({"in", "not_in"})
 _ORDER_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
 
+#: The span of the whole match when RE2 finds none.
+_NO_MATCH = (-1, -1)
+
 #: A compiled filter: ``predicate(payload) -> bool``.
 Predicate = Callable[[Any], bool]
 
@@ -75,7 +78,7 @@ def _lookup(payload: Any, path: tuple[str, ...]) -> Any:
     """The value at ``path``; raises ``LookupError`` when there is none."""
     value = payload
     for segment in path:
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):  # dict first: the usual case, fast
             value = value[segment]
         elif isinstance(value, list) and segment.isdigit():
             value = value[int(segment)]
@@ -96,9 +99,21 @@ def _pattern_test(op: str, pattern: str) -> Callable[[Any, Any], bool]:
         if isinstance(reason, bytes):
             reason = reason.decode(errors="replace")
         raise ValueError(f"Not a regular expression RE2 accepts: {reason}.") from None
-    if op == "like":
-        return lambda a, b: isinstance(a, str) and compiled.fullmatch(a) is not None
-    return lambda a, b: isinstance(a, str) and compiled.search(a) is not None
+    # RE2's own matcher, without the wrapper's search(): that one turns the
+    # byte offsets of every group back into character offsets, in Python,
+    # which costs six times the match itself; a filter only needs to know
+    # whether there is a match.
+    anchors = re2._re2.RE2.Anchor
+    anchor = anchors.ANCHOR_BOTH if op == "like" else anchors.UNANCHORED
+    match = compiled._regexp.Match
+
+    def test(a: Any, b: Any) -> bool:
+        if not isinstance(a, str):
+            return False
+        text = a.encode("utf-8", "surrogatepass")
+        return bool(match(anchor, text, 0, len(text))[0] != _NO_MATCH)
+
+    return test
 
 
 def _value_error(op: str, value: Any) -> str | None:
