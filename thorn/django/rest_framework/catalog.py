@@ -173,7 +173,9 @@ class EventCatalog(generics.ListAPIView[Any]):
     .. versionadded:: 2.0
     """
 
+    # A list, not a queryset: the project's pagination and filter backends do not apply.
     pagination_class = None
+    filter_backends = ()
     serializer_class = EventSerializer
 
     def get_permissions(self) -> list[permissions.BasePermission]:
