@@ -291,13 +291,6 @@ class Subscriber(models.Model, SubscriberModelMixin):
             self.__dict__["_compiled_filter"] = cached
         return cached[1](payload)
 
-    def is_expired(self, now: Any = None) -> bool:
-        """Return whether the lease has ended (at ``now``, a datetime; the current time by default).
-
-        .. versionadded:: 2.0
-        """
-        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
-
     def signing_secrets(self, at: float) -> tuple[str, ...]:
         """Return the secrets that sign a delivery made at ``at`` (Unix time), newest first.
 
