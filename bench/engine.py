@@ -19,6 +19,11 @@ and Redis started here.  Measures:
 ``lookup``
     Finding the 10 subscriptions of an event among 1k to 1M stored ones,
     once the index is warm.
+``filters``
+    The same among 10,000, and the subscriber-side filter of each of the
+    10 evaluated on the payload (three keys, one a regular expression on
+    RE2), each with a lease (``expires_at``): what planning an event's
+    deliveries costs on top of the lookup (issue 17).
 ``fast``
     200 events (``Event.send()``) x 10 subscribers on one fast receiver,
     default dispatcher, every delivery recorded, against a plain
@@ -308,6 +313,66 @@ def measure_lookup() -> list[dict[str, Any]]:
         row("lookup, flat from 1k to 1M", f"{min(figures):.1f}-{max(figures):.1f} µs", "flat", flat)
     )
     return rows
+
+
+# -- filters: the lookup and 10 subscriber-side filters --------------------------------------
+
+
+def measure_filters() -> list[dict[str, Any]]:
+    setup_django()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from thorn._state import current_app
+    from thorn.django.bulk import insert
+    from thorn.django.index import subscriptions_changed
+    from thorn.django.models import Subscriber
+
+    dispatcher = current_app().dispatcher
+    insert(
+        Subscriber,
+        [{"event": f"other{i % 1000}.event", "url": f"https://e.com/{i}"} for i in range(9_990)],
+        using="default",
+    )
+    hits = Subscriber.objects.bulk_create(
+        Subscriber(event="bench.hit", url=f"https://example.com/hit/{i}") for i in range(10)
+    )
+    payload = {
+        "event": "bench.hit",
+        "ref": None,
+        "sender": None,
+        "data": {"state": "PUBLISHED", "title": "A bench of the filters", "words": 1200},
+    }
+
+    def planned() -> list[Any]:
+        return [s for s in dispatcher.subscribers_for_event("bench.hit") if s.accepts(payload)]
+
+    def warm_us() -> float:
+        subscriptions_changed(Subscriber)
+        assert len(planned()) == 10
+        timer = timeit.Timer(planned)
+        return min(timer.repeat(repeat=5, number=20_000)) / 20_000 * 1e6
+
+    bare = warm_us()
+    Subscriber.objects.filter(pk__in=[hit.pk for hit in hits]).update(
+        filter={
+            "data__state__eq": "PUBLISHED",
+            "data__words__gte": 1000,
+            "data__title__regex": "^A (bench|test) of",
+        },
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    filtered = warm_us()
+    return [
+        row("lookup + accepts(), 10 matching among 10,000, no filter", f"{bare:.1f} µs"),
+        row(
+            "the same, each with a 3-key filter (RE2 regex) and a lease",
+            f"{filtered:.1f} µs ({(filtered - bare) / 10:.2f} µs per filter)",
+            "≤ 50 µs",
+            filtered <= 50,
+        ),
+    ]
 
 
 # -- the fast receiver, default dispatcher, against plain requests ----------------------------
@@ -613,6 +678,7 @@ def measure_memory() -> list[dict[str, Any]]:
 MEASURES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "save": measure_save,
     "lookup": measure_lookup,
+    "filters": measure_filters,
     "fast": measure_fast,
     "silent": measure_silent,
     "slow-default": measure_slow_default,

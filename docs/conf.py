@@ -139,6 +139,8 @@ TYPE_HINT_TARGETS = {
     "TaskResult": "django.tasks.TaskResult",
     "BaseTaskBackend": "django.tasks.backends.base.BaseTaskBackend",
     "Logger": "logging.Logger",
+    # ``from datetime import timedelta`` (thorn.django.leases)
+    "timedelta": "datetime.timedelta",
 }
 
 # -- extlinks ----------------------------------------------------------------

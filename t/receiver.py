@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from thorn.utils.hmac import verify
 
@@ -52,6 +53,7 @@ class Answer:
     delay: float = 0.0
     close: bool = False  # close the connection without answering
     trickle: float = 0.0  # seconds between body bytes
+    echo: str | None = None  # answer with the value of this query parameter (a challenge)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -173,6 +175,11 @@ class Receiver(ThreadingHTTPServer):
         with self._lock:
             return [r for r in self.received if r.path == path]
 
+    def for_path_prefix(self, path: str) -> list[Received]:
+        """The requests to ``path``, whatever their query string."""
+        with self._lock:
+            return [r for r in self.received if r.path.partition("?")[0] == path]
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -208,18 +215,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        body = answer.body
+        if answer.echo is not None:
+            query = parse_qs(urlsplit(self.path).query)
+            body = query.get(answer.echo, [""])[0].encode()
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if answer.trickle:
-            for byte in answer.body:
+            for byte in body:
                 if self.server._stopping.wait(answer.trickle):
                     return
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
         else:
-            self.wfile.write(answer.body)
+            self.wfile.write(body)
 
     do_PUT = do_GET = do_POST

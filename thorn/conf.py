@@ -64,10 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "THORN_DRF_PERMISSION_CLASSES": None,
     "THORN_EVENT_CHOICES": (),
     "THORN_EVENT_TIMEOUT": 3.0,
+    "THORN_EXPIRED_SUBSCRIPTION_GRACE": 7 * DAY,
     "THORN_HMAC_SIGNER": "thorn.utils.hmac:compat_sign",
     "THORN_INDEX_MAX_AGE": 60.0,
     "THORN_MAX_CONNECTIONS": 64,
     "THORN_MAX_CONNECTIONS_PER_HOST": 10,
+    "THORN_MAX_LEASE_SECONDS": 365 * 24 * 60 * 60,
     "THORN_MAX_RESPONSE_SIZE": DEFAULT_MAX_RESPONSE_SIZE,
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_PORTAL_LOGIN_REQUIRED": "django.contrib.auth.decorators.login_required",
@@ -91,6 +93,8 @@ DEFAULTS: dict[str, Any] = {
     "THORN_TASKS_BACKEND": "default",
     "THORN_TASKS_QUEUE": "default",
     "THORN_USER_AGENT": None,
+    "THORN_VERIFY_INTENT": False,
+    "THORN_VERIFY_TIMEOUT": 2.0,
 }
 
 #: Settings for which a configured ``None`` is a value of its own ("no
@@ -261,6 +265,9 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_EVENT_TIMEOUT": SettingCheck(
         "thorn.E008", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
     ),
+    "THORN_EXPIRED_SUBSCRIPTION_GRACE": SettingCheck(
+        "thorn.E063", "a number of seconds of at least 0, or a timedelta", _is_duration
+    ),
     "THORN_HMAC_SIGNER": SettingCheck(
         "thorn.E004", "a signing function or its import path", _is_path_or(callable)
     ),
@@ -273,6 +280,7 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_MAX_CONNECTIONS_PER_HOST": SettingCheck(
         "thorn.E037", "an integer of at least 1", _is_int(1)
     ),
+    "THORN_MAX_LEASE_SECONDS": SettingCheck("thorn.E062", "an integer of at least 1", _is_int(1)),
     "THORN_MAX_RESPONSE_SIZE": SettingCheck(
         "thorn.E009", "an integer of at least 0 (bytes)", _is_int(0)
     ),
@@ -321,6 +329,10 @@ CHECKS: dict[str, SettingCheck] = {
     ),
     "THORN_USER_AGENT": SettingCheck(
         "thorn.E015", "a string without line breaks", _is_header_value
+    ),
+    "THORN_VERIFY_INTENT": SettingCheck("thorn.E060", "True or False", _is_bool),
+    "THORN_VERIFY_TIMEOUT": SettingCheck(
+        "thorn.E061", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
     ),
 }
 

@@ -25,7 +25,8 @@ class WebhookCapable(ModelWebhooks):
 
     Holds the model's events by slot name (``on_create``, ``on_change``,
     ``on_delete`` and any other ``on_*``), the model-level ``reverse`` and
-    ``sender_field``, and the ``payload``/``headers`` hooks.  A nested
+    ``sender_field``, the model-level ``serializer`` of the ``data`` (new
+    in 2.0), and the ``payload``/``headers`` hooks.  A nested
     ``class webhooks:`` in a model becomes a subclass of this class, so its
     methods can override :meth:`~thorn.events.ModelWebhooks.payload` and
     :meth:`~thorn.events.ModelWebhooks.headers`.
@@ -41,6 +42,7 @@ class WebhookCapable(ModelWebhooks):
         on_delete: ModelEvent | None = None,
         reverse: Callable[..., Any] | None = None,
         sender_field: str | None = None,
+        serializer: Any = None,
         **events: ModelEvent | None,
     ) -> None:
         self.events: dict[str, ModelEvent | None] = {}
@@ -51,6 +53,8 @@ class WebhookCapable(ModelWebhooks):
             self.reverse = reverse
         if sender_field is not None:
             self.sender_field = sender_field
+        if serializer is not None:
+            self.serializer = serializer
 
     def update_events(self, events: Mapping[str, ModelEvent | None]) -> None:
         """Add or replace events by slot name.
@@ -159,6 +163,7 @@ def webhook_model(*args: Any, **options: Any) -> Any:
         on_*: Events (keyword arguments win over the nested class).
         reverse: Default ``reverse(instance)`` for the ``ref`` (see :class:`~thorn.ModelEvent`).
         sender_field: Default dotted path to the sender.
+        serializer: Default serializer class of the ``data`` (see :class:`~thorn.ModelEvent`).
 
     Raises:
         TypeError: for a positional argument that is not a class, more than
@@ -171,7 +176,7 @@ def webhook_model(*args: Any, **options: Any) -> Any:
             raise TypeError(f"webhook_model(): argument 1 must be a model class, not {args[0]!r}")
         return _augment(args[0], {})
     unknown = [name for name in options if not name.startswith("on_")]
-    unknown = [name for name in unknown if name not in ("reverse", "sender_field")]
+    unknown = [name for name in unknown if name not in ("reverse", "sender_field", "serializer")]
     if unknown:
         raise TypeError(f"webhook_model() got unexpected keyword arguments: {unknown}")
 

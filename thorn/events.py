@@ -11,10 +11,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from thorn._state import app_or_default
+from thorn.catalog import declare
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import pk_of
 from thorn.generic.signals import signal_dispatcher
 from thorn.utils.functional import Q
+from thorn.utils.imports import import_string
 from thorn.utils.log import get_logger
 from thorn.validators import deserialize_validators
 
@@ -53,10 +55,15 @@ class Event:
             of the payload win).
         allow_keepalive: Set to ``False`` to close the connection after
             each delivery of this event.
+        description: What the event means, for subscribers: shown in the
+            event catalog (``GET /hooks/events/``).
+
+    Every event made is declared in the event catalog
+    (:mod:`thorn.catalog`), while it exists.
 
     .. versionchanged:: 2.0
         Unknown keyword arguments raise :exc:`TypeError`
-        (1.5 ignored them silently).
+        (1.5 ignored them silently).  ``description`` is new.
     """
 
     app: Thorn | None = None
@@ -76,8 +83,10 @@ class Event:
         subscribers: Any = None,
         request_data: Mapping[str, Any] | None = None,
         allow_keepalive: bool | None = None,
+        description: str = "",
     ) -> None:
         self.name = name
+        self.description = description
         self.timeout = timeout
         self._dispatcher = dispatcher
         self.retry = retry
@@ -91,6 +100,7 @@ class Event:
         self.request_data = request_data
         if allow_keepalive is not None:
             self.allow_keepalive = allow_keepalive
+        declare(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.name} (0x{id(self):x})>"
@@ -232,6 +242,8 @@ class ModelWebhooks:
     reverse: Callable[..., Any] | None = None
     #: Default dotted path to the sender.
     sender_field: str | None = None
+    #: Default serializer class of the ``data`` (a Django REST Framework serializer), or its path.
+    serializer: Any = None
 
     def payload(self, instance: Any) -> Any:
         """The payload of ``instance``: ``instance.webhook_payload()`` if it has one."""
@@ -293,6 +305,14 @@ class ModelEvent(Event):
         signal_dispatcher: A :class:`~thorn.generic.signals.signal_dispatcher`
             class connecting the event to model signals, instead of one of
             the ``dispatches_on_*()`` methods.
+        serializer: A Django REST Framework serializer class (or its import
+            path) that builds the ``data`` of the envelope, as
+            ``serializer(instance).data``
+            (without a request in its context).  It wins over the model's
+            ``serializer`` (in its ``webhooks``), which wins over the
+            payload hooks (``webhooks.payload()``,
+            ``instance.webhook_payload()``).  The event catalog shows the
+            JSON Schema of its ``data``.
         field__op: Filters, as keyword arguments of :class:`~thorn.Q`
             (``state__eq="PUBLISHED"``, ``state__now_eq="PUBLISHED"``).
 
@@ -306,7 +326,8 @@ class ModelEvent(Event):
         ``signal_honors_transaction`` is on by default; a per-event
         ``sender_field``/``reverse`` wins over the model's; ``now_*``
         filters work inside ``Q`` objects too; ``ref`` is made absolute
-        with ``THORN_BASE_URL`` or the Sites framework.
+        with ``THORN_BASE_URL`` or the Sites framework; ``serializer`` is
+        new.
     """
 
     def __init__(
@@ -318,8 +339,10 @@ class ModelEvent(Event):
         signal_honors_transaction: bool | None = None,
         propagate_errors: bool = False,
         signal_dispatcher: type[signal_dispatcher] | None = None,
+        serializer: Any = None,
         **kwargs: Any,
     ) -> None:
+        self.serializer = serializer
         super().__init__(name, **{k: v for k, v in kwargs.items() if k in EVENT_ARGUMENTS})
         self.filter = Q(*args, **{k: v for k, v in kwargs.items() if k not in EVENT_ARGUMENTS})
         self.reverse = reverse
@@ -481,8 +504,31 @@ class ModelEvent(Event):
         webhooks = getattr(type(instance), "webhooks", None)
         return webhooks if isinstance(webhooks, ModelWebhooks) else _NO_WEBHOOKS
 
+    def serializer_for(self, model: type[Any]) -> Any:
+        """The serializer class of ``model``'s ``data``: the event's, else the model's, or ``None``.
+
+        An import path is imported (on first use: a serializer module
+        usually imports the models).
+
+        .. versionadded:: 2.0
+        """
+        serializer = self.serializer
+        if serializer is None:
+            webhooks = getattr(model, "webhooks", None)
+            serializer = webhooks.serializer if isinstance(webhooks, ModelWebhooks) else None
+        if isinstance(serializer, str):
+            serializer = import_string(serializer, f"the serializer of {self.name!r}")
+        return serializer
+
     def instance_data(self, instance: Any) -> Any:
-        """The payload of ``instance``: ``webhooks.payload(instance)``."""
+        """The payload of ``instance``: by the serializer, else ``webhooks.payload(instance)``.
+
+        .. versionchanged:: 2.0
+            A serializer (see ``serializer``) builds it when there is one.
+        """
+        serializer = self.serializer_for(type(instance))
+        if serializer is not None:
+            return serializer(instance).data
         return self._webhooks(instance).payload(instance)
 
     def instance_headers(self, instance: Any) -> Mapping[str, str] | None:

@@ -6,6 +6,7 @@ The tree::
     ├── ImproperlyConfigured   a THORN_* setting or argument is invalid
     ├── SecurityError          a recipient URL was refused by a validator
     ├── BufferNotEmpty         disabling a buffer that still holds events
+    ├── FilterError            a subscriber's filter cannot be used (also a ValueError)
     └── DeliveryError          a delivery attempt failed
         ├── DeliveryTimeout    the receiver did not answer in time
         └── HTTPStatusError    the receiver answered with a non-2xx status
@@ -19,6 +20,7 @@ __all__ = [
     "BufferNotEmpty",
     "DeliveryError",
     "DeliveryTimeout",
+    "FilterError",
     "HTTPStatusError",
     "ImproperlyConfigured",
     "SecurityError",
@@ -47,6 +49,20 @@ class BufferNotEmpty(ThornError):
     .. versionchanged:: 2.0
         Now derives from :exc:`ThornError`.
     """
+
+
+class FilterError(ThornError, ValueError):
+    """A subscriber's filter cannot be used (see :mod:`thorn.generic.filters`).
+
+    .. versionadded:: 2.0
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        #: What is wrong, by filter key; the key ``""`` is about the filter as a whole.
+        self.errors = errors
+        super().__init__(
+            "; ".join(f"{key}: {error}" if key else error for key, error in errors.items())
+        )
 
 
 class DeliveryError(ThornError):

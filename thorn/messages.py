@@ -31,6 +31,7 @@ from thorn.validators import deserialize_validators, serialize_validators
 
 __all__ = [
     "CALLBACKS",
+    "PING_EVENT",
     "Delivery",
     "Message",
     "Options",
@@ -52,6 +53,11 @@ CALLBACKS = ("on_success", "on_error", "on_timeout")
 
 #: Namespace of the delivery ids made from a message id and a subscription uuid.
 DELIVERY_NAMESPACE = uuid.UUID("1b0e8e52-9a6c-5d4f-8b1e-2f6c7a9d3e10")
+
+
+#: The event of a ping (``POST /hooks/<uuid>/ping/``, ``manage.py thorn ping``):
+#: sent to one subscription, whatever its pattern and filter.
+PING_EVENT = "thorn.ping"
 
 
 def new_id() -> str:

@@ -71,6 +71,16 @@ def test_import_thorn_loads_neither_django_nor_celery() -> None:
     assert 0 == result.returncode, result.stderr
 
 
+def test_re2_is_imported_only_for_a_pattern_filter() -> None:
+    """RE2 is loaded when a subscriber's filter has a pattern, not with thorn or other filters."""
+    result = run_python(
+        "import sys, thorn; from thorn.generic.filters import compile_filter; "
+        "compile_filter({'data__x__eq': 1}); assert 're2' not in sys.modules; "
+        "compile_filter({'data__x__regex': 'a'}); assert 're2' in sys.modules"
+    )
+    assert 0 == result.returncode, result.stderr
+
+
 def test_all_is_the_documented_api() -> None:
     """``thorn.__all__`` is exactly the documented names, sorted."""
     assert sorted(DOCUMENTED) == thorn.__all__

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import AbstractSubscriber
-from thorn.messages import Delivery, Message, delivery_id
+from thorn.messages import PING_EVENT, Delivery, Message, delivery_id
 from thorn.validators.addresses import DEFAULT_PORTS
 
 __all__ = ["plan_deliveries", "urlident"]
@@ -36,18 +36,31 @@ def plan_deliveries(
 ) -> list[Delivery]:
     """Return one :class:`~thorn.messages.Delivery` per subscriber, ordered by host.
 
+    A subscriber whose filter refuses the payload (its ``accepts(payload)``
+    is false: see :mod:`thorn.generic.filters`) gets no delivery, so
+    nothing is recorded for it; a ping (:data:`~thorn.messages.PING_EVENT`)
+    is not filtered.
+
     Each delivery's id comes from the message id and the subscription's
     uuid (see :func:`~thorn.messages.delivery_id`).
     The payload is encoded once per content type, with ``encode(payload,
     content_type)``.  A content type without a codec gets the payload as it
     is: that subscriber's delivery fails when it is sent, and only that one.
 
+    .. versionchanged:: 2.0
+        Subscriber-side filters.
+
     Raises:
         TypeError: if the payload cannot be encoded (no delivery is made).
     """
     bodies: dict[str, Any] = {}
     deliveries = []
+    filtered = message.event != PING_EVENT
     for subscriber in subscribers:
+        # Subscriber classes registered with AbstractSubscriber may have no filter.
+        accepts = getattr(subscriber, "accepts", None) if filtered else None
+        if accepts is not None and not accepts(message.payload):
+            continue
         content_type = subscriber.content_type
         if content_type not in bodies:
             try:

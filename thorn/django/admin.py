@@ -60,8 +60,13 @@ class SubscriberAdmin(_ModelAdmin):
     :meth:`~thorn.django.models.Subscriber.save`), and each links to its
     deliveries.
 
+    The subscriber's ``filter`` can be edited; the lease (``expires_at``)
+    and the verification of intent (``verified``, and why and when it last
+    failed) show, and the list is filtered by them.
+
     .. versionchanged:: 2.0
-        The "Rotate secret" and "Enable" actions, and the health.
+        The "Rotate secret" and "Enable" actions, the health, the filter,
+        the lease and the verification of intent.
     """
 
     list_display = (
@@ -69,11 +74,13 @@ class SubscriberAdmin(_ModelAdmin):
         "display_url",
         "user",
         "is_active",
+        "verified",
+        "expires_at",
         "last_delivery",
         "failing_since",
         "updated_at",
     )
-    list_filter = ("is_active", "event", "content_type", "hmac_digest")
+    list_filter = ("is_active", "verified", "event", "content_type", "hmac_digest")
     search_fields = ("url",)
     readonly_fields = (
         "uuid",
@@ -83,6 +90,8 @@ class SubscriberAdmin(_ModelAdmin):
         "last_delivery",
         "deliveries",
         "previous_hmac_secret_expires",
+        "verification_error",
+        "verification_attempted_at",
         "created_at",
         "updated_at",
     )
@@ -97,6 +106,11 @@ class SubscriberAdmin(_ModelAdmin):
         "hmac_digest",
         "hmac_secret",
         "previous_hmac_secret_expires",
+        "filter",
+        "expires_at",
+        "verified",
+        "verification_error",
+        "verification_attempted_at",
         "is_active",
         "disabled_reason",
         "disabled_at",

@@ -35,8 +35,10 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.signals import setting_changed
 from django.db import models, router, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from thorn._state import current_app
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import pk_of
 from thorn.generic.subscriber import event_patterns
@@ -152,7 +154,7 @@ class SubscriptionIndex:
         self.model = model
         self.max_age = max_age
         self._lock = threading.Lock()
-        self._active_only = _has_field(model, "is_active")
+        self._expires = _has_field(model, "expires_at")
         self._version: object = _STALE
         self._checked_at = float("-inf")
         self._loaded_at = float("-inf")
@@ -172,11 +174,17 @@ class SubscriptionIndex:
         """The active subscriptions that receive ``event`` sent by ``sender`` (of ``uuids``).
 
         Subscriptions without an owner receive every event; owned ones
-        receive events without a sender and events of their owner.
+        receive events without a sender and events of their owner.  Those
+        whose lease has ended are left out, without a query: the index
+        keeps ``expires_at`` and compares it with the time of the lookup.
+
+        .. versionchanged:: 2.0
+            Leases (``expires_at``).
         """
         if not self._fresh():
             return list(self._query_event(event, sender, uuids))
         owner = pk_of(sender)
+        now = timezone.now() if self._expires else None
         found: list[Any] = []
         for pattern in event_patterns(event):
             if pattern not in self._patterns:
@@ -189,6 +197,7 @@ class SubscriptionIndex:
                 for row in rows
                 if (sender is None or row.user_id in (None, owner))
                 and (uuids is None or str(row.uuid) in uuids)
+                and (now is None or row.expires_at is None or row.expires_at > now)
             )
         return found
 
@@ -275,8 +284,14 @@ class SubscriptionIndex:
     # -- queries
 
     def _active(self) -> Any:
+        # Active and, with THORN_VERIFY_INTENT, verified; expiry is compared
+        # at each lookup, since rows stay loaded past their expiry.
         queryset = self.model._default_manager.using(router.db_for_read(self.model)).order_by()
-        return queryset.filter(is_active=True) if self._active_only else queryset
+        if _has_field(self.model, "is_active"):
+            queryset = queryset.filter(is_active=True)
+        if _has_field(self.model, "verified") and current_app().settings.THORN_VERIFY_INTENT:
+            queryset = queryset.filter(verified=True)
+        return queryset
 
     def _query_patterns(self) -> frozenset[str]:
         return frozenset(self._active().values_list("event", flat=True).distinct())

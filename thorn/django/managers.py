@@ -6,17 +6,37 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils import timezone
 
+from thorn._state import current_app
 from thorn.generic.models import pk_of
 from thorn.generic.subscriber import event_patterns
 
-__all__ = ["SubscriberManager", "SubscriberQuerySet", "matching"]
+__all__ = ["SubscriberManager", "SubscriberQuerySet", "matching", "receiving"]
 
 
 def _by_event(queryset: Any, event: str) -> Any:
-    queryset = queryset.filter(event__in=event_patterns(event))
-    if _has_field(queryset.model, "is_active"):
+    return receiving(queryset.filter(event__in=event_patterns(event)))
+
+
+def receiving(queryset: Any) -> Any:
+    """The subscriptions of ``queryset`` that may receive deliveries now.
+
+    Active ones (``is_active``), whose lease has not ended (``expires_at``)
+    and, with ``THORN_VERIFY_INTENT``, verified (``verified``): each test
+    only when the model has the field.
+
+    .. versionadded:: 2.0
+    """
+    model = queryset.model
+    if _has_field(model, "is_active"):
         queryset = queryset.filter(is_active=True)  # disabled subscriptions receive nothing
+    if _has_field(model, "expires_at"):
+        queryset = queryset.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        )
+    if _has_field(model, "verified") and current_app().settings.THORN_VERIFY_INTENT:
+        queryset = queryset.filter(verified=True)
     return queryset
 
 
@@ -39,7 +59,8 @@ class SubscriberQuerySet(models.QuerySet[Any]):
 
     Each method is one indexed query: ``event IN (patterns)`` and, with a
     user, ``user IS NULL OR user = <user>``.  Disabled subscriptions
-    (``is_active`` false) match nothing.
+    (``is_active`` false), expired ones and, with ``THORN_VERIFY_INTENT``,
+    unverified ones match nothing.
     """
 
     def matching(self, event: str, user: Any = None) -> SubscriberQuerySet:
@@ -60,7 +81,7 @@ class SubscriberQuerySet(models.QuerySet[Any]):
         """Active subscriptions whose pattern matches ``event``.
 
         .. versionchanged:: 2.0
-            Disabled subscriptions are left out.
+            Disabled, expired and unverified subscriptions are left out.
         """
         return _by_event(self, event)  # type: ignore[no-any-return]
 

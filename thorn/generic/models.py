@@ -60,6 +60,16 @@ class SubscriberModelMixin:
         """Return the owner's primary key, or ``None``."""
         return pk_of(self.user)
 
+    def accepts(self, payload: Any) -> bool:
+        """Return whether the subscriber receives ``payload``: always, without a filter.
+
+        Stored subscriptions override it with their ``filter`` (see
+        :mod:`thorn.generic.filters`).
+
+        .. versionadded:: 2.0
+        """
+        return True
+
     def as_dict(self) -> dict[str, Any]:
         """Return the subscriber as a dictionary (it includes the secret)."""
         return {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from difflib import get_close_matches
+from functools import lru_cache
 from itertools import islice
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, Union
 
-__all__ = ["OPERATORS", "Q", "chunks"]
+__all__ = ["OPERATORS", "Q", "chunks", "like_to_regex"]
 
 _T = TypeVar("_T")
 
@@ -84,6 +86,54 @@ def _endswith(a: Any, b: Any) -> Any:
     return a.endswith(b)
 
 
+def like_to_regex(pattern: str) -> str:
+    """Return the regular expression of the SQL ``LIKE`` pattern ``pattern``.
+
+    ``%`` matches any run of characters, ``_`` any one character, and a
+    backslash makes the next character literal (``\\%``).  The expression
+    matches the whole text (use it with ``fullmatch``); every other character
+    is literal, so the result has no quantifier a text could make slow.
+
+    .. versionadded:: 2.0
+
+    Examples:
+        >>> from thorn.utils.functional import like_to_regex
+        >>> like_to_regex("A%_b")
+        'A.*.b'
+    """
+    parts: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            parts.append(re.escape(char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    if escaped:
+        parts.append(re.escape("\\"))
+    return "".join(parts)
+
+
+@lru_cache(maxsize=256)
+def _compiled_like(pattern: str) -> re.Pattern[str]:
+    return re.compile(like_to_regex(pattern), re.DOTALL)
+
+
+def _like(a: Any, b: Any) -> bool:
+    return _compiled_like(b).fullmatch(a) is not None
+
+
+def _regex(a: Any, b: Any) -> bool:
+    # re caches compiled patterns; B may also be a compiled pattern.
+    return re.search(b, a) is not None
+
+
 def _true(a: Any, b: Any) -> bool:
     return bool(a)
 
@@ -108,6 +158,8 @@ OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = MappingProxyType(
         "contains": _contains,
         "startswith": _startswith,
         "endswith": _endswith,
+        "like": _like,
+        "regex": _regex,
         "is": operator.is_,
         "is_not": operator.is_not,
         # Undocumented in 1.5 but accepted there; B is ignored.

@@ -302,3 +302,42 @@ def test_the_change_form_shows_until_when_the_previous_secret_signs(admin, rows)
     assert "Previous secret valid until" in content
     assert 'name="previous_hmac_secret_expires"' not in content
     assert secret("created") not in content  # the old secret is not shown
+
+
+def test_the_change_form_shows_the_filter_the_lease_and_the_verification(admin, rows):
+    """filter, expires_at and verified are editable; the verification error is read-only."""
+    subscriber = rows["created"]
+    Subscriber.objects.filter(pk=subscriber.pk).update(
+        verified=False, verification_error="did not answer with the challenge"
+    )
+
+    content = admin.get(f"{CHANGELIST}{subscriber.pk}/change/").content.decode()
+
+    for name in ("filter", "expires_at_0", "verified"):
+        assert f'name="{name}"' in content, name
+    assert 'name="verification_error"' not in content
+    assert "did not answer with the challenge" in content
+
+
+def test_the_add_form_refuses_a_bad_filter(admin):
+    """A filter with an unknown operator is refused with the key's message; nothing is saved."""
+    response = admin.post(ADD, add_form(filter='{"data__state__zz": "X"}'))
+
+    assert 200 == response.status_code
+    assert "data__state__zz: Unknown operator" in response.content.decode()
+    assert 0 == Subscriber.objects.count()
+
+
+def test_the_add_form_saves_a_filter(admin):
+    """A valid filter is stored as JSON."""
+    response = admin.post(ADD, add_form(filter='{"data__state__eq": "PUBLISHED"}'))
+
+    assert 302 == response.status_code
+    assert {"data__state__eq": "PUBLISHED"} == Subscriber.objects.get().filter
+
+
+def test_the_changelist_filters_by_verification(admin, rows):
+    """?verified__exact=0 shows the subscriptions whose URL has not confirmed them."""
+    Subscriber.objects.filter(pk=rows["changed"].pk).update(verified=False)
+
+    assert ["https://hooks.example.com/changed-endpoint"] == shown(admin, "?verified__exact=0")

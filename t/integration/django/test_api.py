@@ -29,6 +29,7 @@ from django.urls import reverse
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
+from thorn import Event
 from thorn._state import current_app
 from thorn.django.models import Subscriber
 from thorn.django.rest_framework.serializers import SubscriberSerializer
@@ -62,6 +63,12 @@ DOC_KEYS = [
     "disabled_at",
     "failing_since",
     "last_delivery",
+    # new in 2.0: filters, leases, verification of intent
+    "filter",
+    "expires_at",
+    "verified",
+    "verification_error",
+    "verification_attempted_at",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
 LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
@@ -273,10 +280,20 @@ def test_options_describes_the_writable_fields(api):
 
     assert 200 == response.status_code
     post = response.json()["actions"]["POST"]
-    assert DOC_KEYS == list(post)
+    # lease_seconds is write-only: in OPTIONS, not in the answers.
+    assert [*DOC_KEYS[:17], "lease_seconds", *DOC_KEYS[17:]] == list(post)
     assert ["event", "url"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
-    assert ["event", "url", "content_type", "hmac_secret", "hmac_digest", "is_active"] == writable
+    assert [
+        "event",
+        "url",
+        "content_type",
+        "hmac_secret",
+        "hmac_digest",
+        "is_active",
+        "filter",
+        "lease_seconds",
+    ] == writable
 
 
 def test_detail_shows_the_secret(api, alice):
@@ -676,9 +693,13 @@ def test_changing_a_subscription_at_the_limit_is_allowed(settings, api, alice):
     settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
     mine = owned(alice)
 
-    assert 200 == api.patch(detail(mine.uuid), {"event": "a.b"}, format="json").status_code
-    assert 200 == api.post(detail(mine.uuid), {"event": "a.c"}, format="json").status_code
-    put = {"event": "a.d", "url": "https://put.example/"}
+    assert (
+        200 == api.patch(detail(mine.uuid), {"event": "article.changed"}, format="json").status_code
+    )
+    assert (
+        200 == api.post(detail(mine.uuid), {"event": "article.removed"}, format="json").status_code
+    )
+    put = {"event": "article.tagged", "url": "https://put.example/"}
     assert 200 == api.put(detail(mine.uuid), put, format="json").status_code
 
 
@@ -1294,11 +1315,13 @@ def test_url_of_2048_characters_is_accepted(api):
     "event", ["article.created", "*.created", "article.*", "*", "a.b.c", "*.b.c", "e" * 190]
 )
 def test_valid_patterns_are_accepted(api, event):
-    """Event names and the documented patterns are accepted."""
+    """Event names and the documented patterns are accepted (matching a declared event)."""
+    declared = [Event("a.b.c"), Event("e" * 190)]  # in the event catalog while they exist
     response = api.post(LIST, {**DOCS_EXAMPLE, "event": event}, format="json")
 
     assert 201 == response.status_code
     assert event == Subscriber.objects.get().event
+    del declared
 
 
 def test_event_choices_refuse_unlisted_events(settings, api):

@@ -83,8 +83,20 @@ DELIVERIES = "/hooks/{uuid}/deliveries/"
 DELIVERY = "/hooks/{uuid}/deliveries/{delivery}/"
 REDELIVER = "/hooks/{uuid}/deliveries/{delivery}/redeliver/"
 RECOVER = "/hooks/{uuid}/recover/"
+PING = "/hooks/{uuid}/ping/"
+VERIFY = "/hooks/{uuid}/verify/"
+EVENTS = "/hooks/events/"
 #: The fields a client may send in a subscription.
-WRITABLE = {"event", "url", "content_type", "hmac_secret", "hmac_digest", "is_active"}
+WRITABLE = {
+    "event",
+    "url",
+    "content_type",
+    "hmac_secret",
+    "hmac_digest",
+    "is_active",
+    "filter",
+    "lease_seconds",
+}
 
 #: Bounds of the fuzzing: the whole file runs in a few seconds.
 FUZZ = hypothesis_settings(
@@ -110,7 +122,7 @@ def test_shipped_schema_is_valid_openapi_3():
     validate_schema(SCHEMA)  # type: ignore[no-untyped-call]
 
 
-def test_schema_describes_the_twelve_operations():
+def test_schema_describes_the_fifteen_operations():
     operations = {
         (route, method): operation
         for route, methods in SCHEMA["paths"].items()
@@ -129,6 +141,9 @@ def test_schema_describes_the_twelve_operations():
         (DELIVERY, "get"),
         (REDELIVER, "post"),
         (RECOVER, "post"),
+        (PING, "post"),
+        (VERIFY, "post"),
+        (EVENTS, "get"),
     } == set(operations)
     ids = [operation["operationId"] for operation in operations.values()]
     assert len(ids) == len(set(ids))
@@ -167,7 +182,10 @@ def test_server_side_fields_are_read_only(route, method, status):
         assert shown[name]["readOnly"] is True, name
     for name in ("disabled_reason", "disabled_at", "failing_since", "last_delivery"):
         assert shown[name]["readOnly"] is True, name
-    for name in WRITABLE:
+    for name in ("expires_at", "verified", "verification_error", "verification_attempted_at"):
+        assert shown[name]["readOnly"] is True, name
+    assert "lease_seconds" not in shown  # write-only
+    for name in WRITABLE - {"lease_seconds"}:
         assert not shown[name].get("readOnly"), name
 
 
@@ -222,13 +240,31 @@ def test_every_operation_documents_its_errors():
                 assert "object" == schema["type"], (route, method, code)
 
 
-def test_redelivery_and_recovery_answer_202():
-    """Both are accepted, not done: 202, and 409 for a disabled subscription."""
-    for route in (REDELIVER, RECOVER):
+def test_redelivery_recovery_and_ping_answer_202():
+    """They are accepted, not done: 202, and 409 for a disabled subscription."""
+    for route in (REDELIVER, RECOVER, PING):
         responses = SCHEMA["paths"][route]["post"]["responses"]
         assert ["202"] == [code for code in responses if code.startswith("2")]
         assert "409" in responses
     assert "requestBody" not in SCHEMA["paths"][REDELIVER]["post"]
+    assert "requestBody" not in SCHEMA["paths"][PING]["post"]
+    assert {"id", "delivery"} == set(component(response_schema(PING, "post", 202))["properties"])
+
+
+def test_verify_takes_no_body_and_answers_the_subscription():
+    """``POST /hooks/{uuid}/verify/``: no body; a 200 with ``verified``."""
+    operation = SCHEMA["paths"][VERIFY]["post"]
+    assert "requestBody" not in operation
+    assert "verified" in component(response_schema(VERIFY, "post", 200))["properties"]
+
+
+def test_the_catalog_is_a_list_of_events():
+    """``GET /hooks/events/``: an array of name, description, model, schema and example."""
+    listed = response_schema(EVENTS, "get", 200)
+    assert "array" == listed["type"]
+    assert {"name", "description", "model", "schema", "example"} == set(
+        component(listed["items"])["properties"]
+    )
     assert ["since"] == request_component(RECOVER, "post")["required"]
 
 
@@ -267,6 +303,9 @@ def test_generation_at_another_prefix():
         "/api/v2/hooks/{uuid}/deliveries/{delivery}/",
         "/api/v2/hooks/{uuid}/deliveries/{delivery}/redeliver/",
         "/api/v2/hooks/{uuid}/recover/",
+        "/api/v2/hooks/{uuid}/ping/",
+        "/api/v2/hooks/{uuid}/verify/",
+        "/api/v2/hooks/events/",
     } == set(generated["paths"])
     assert SCHEMA["components"] == generated["components"]
 
@@ -550,7 +589,7 @@ def as_json_schema(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     converted = {key: as_json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable"):
+    if node.get("nullable") and "type" in node:  # without a type, any JSON (null too)
         converted["type"] = [node["type"], "null"]
     if node.get("type") == "object" and "properties" in node:
         converted.setdefault("additionalProperties", False)
@@ -676,6 +715,10 @@ HINTS: dict[str, st.SearchStrategy[Any]] = {
     "url": valid_urls(),
     "hmac_secret": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1),
     "hmac_digest": st.sampled_from(["sha1", "sha256", "sha512", "SHA256", "Sha512"]),
+    "filter": st.sampled_from(
+        [{}, {"data__state__eq": "PUBLISHED"}, {"data__title__regex": "^A", "data__n__gt": 3}]
+    ),
+    "lease_seconds": st.none() | st.integers(min_value=1, max_value=10**6),
 }
 
 
@@ -702,6 +745,8 @@ def conforming(name: str, prop: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.text(min_size=low, max_size=high)
     if prop["type"] == "integer":
         return st.integers()
+    if prop["type"] == "object":
+        return st.dictionaries(st.text(max_size=20), arbitrary, max_size=3)
     if prop["type"] == "boolean":
         return st.booleans()
     raise AssertionError(f"no strategy for the property {name!r}: {prop}")

@@ -246,6 +246,13 @@ MISTYPED = [
     pytest.param("THORN_DISPATCHER", 5, "thorn.E001", id="dispatcher-int"),
     pytest.param("THORN_TASKS_BACKEND", 5, "thorn.E050", id="tasks-backend-int"),
     pytest.param("THORN_TASKS_QUEUE", ["webhooks"], "thorn.E051", id="tasks-queue-list"),
+    pytest.param("THORN_VERIFY_INTENT", "yes", "thorn.E060", id="verify-intent-string"),
+    pytest.param("THORN_VERIFY_TIMEOUT", 0, "thorn.E061", id="verify-timeout-zero"),
+    pytest.param("THORN_VERIFY_TIMEOUT", "2s", "thorn.E061", id="verify-timeout-string"),
+    pytest.param("THORN_MAX_LEASE_SECONDS", 0, "thorn.E062", id="max-lease-zero"),
+    pytest.param("THORN_MAX_LEASE_SECONDS", 3600.0, "thorn.E062", id="max-lease-float"),
+    pytest.param("THORN_EXPIRED_SUBSCRIPTION_GRACE", -1, "thorn.E063", id="expired-grace-negative"),
+    pytest.param("THORN_EXPIRED_SUBSCRIPTION_GRACE", "7d", "thorn.E063", id="expired-grace-string"),
     pytest.param(
         "THORN_SUBSCRIBERS", ["https://example.com/"], "thorn.E002", id="subscribers-list"
     ),

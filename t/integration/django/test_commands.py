@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -153,7 +154,9 @@ def test_ping_delivers_a_thorn_ping_now(project, receiver):
         received.header("Hook-Event"),
         received.header("Hook-Delivery"),
     )
-    assert {"subscription": project["ping"]} == received.json()["data"]
+    data = received.json()["data"]
+    assert (project["ping"], "cmd.ping") == (data["subscription"], data["event"])
+    assert datetime.fromisoformat(data["timestamp"]).tzinfo is not None
 
 
 def test_a_failed_ping_exits_1(project, receiver):

@@ -22,9 +22,11 @@ def test_a_ping_is_delivered_now_signed_and_recorded(receiver: Receiver):
 
     [received] = receiver.for_path("/p")
     received.assert_signed_for(subscription)
-    assert (PING, {"subscription": str(subscription.uuid)}) == (
+    data = received.json()["data"]
+    assert (PING, str(subscription.uuid), "article.created") == (
         received.json()["event"],
-        received.json()["data"],
+        data["subscription"],
+        data["event"],
     )
     record = DeliveryRecord.objects.get()
     assert (str(record.id), "succeeded") == (request.id, record.state)

@@ -325,7 +325,9 @@ def test_matching_is_an_in_query_on_the_event():
 
     assert '"webhooks_subscriber"."event" IN (%s, %s, %s, %s)' in sql
     assert "LIKE" not in sql.upper()
-    assert ("article.created", "article.*", "*.created", "*") == params
+    assert ("article.created", "article.*", "*.created", "*") == params[:4]
+    # and the lease has not ended (the time of the query is the last parameter)
+    assert '"webhooks_subscriber"."expires_at" IS NULL OR' in sql
 
 
 def test_matching_with_a_user_adds_the_owner_condition():
@@ -334,7 +336,7 @@ def test_matching_with_a_user_adds_the_owner_condition():
 
     assert '"webhooks_subscriber"."event" IN (%s, %s, %s, %s)' in sql
     assert '"webhooks_subscriber"."user_id" IS NULL OR "webhooks_subscriber"."user_id" = %s' in sql
-    assert ("article.created", "article.*", "*.created", "*", 42) == params
+    assert ("article.created", "article.*", "*.created", "*", 42) == (*params[:4], params[-1])
 
 
 def event_indexes() -> set[str]:

@@ -519,6 +519,7 @@ def test_article_nested_webhooks():
         "on_delete",
         "on_publish",
         "on_retract",
+        "on_archive",
         "on_tagged",
         "on_untagged",
         "on_tags_cleared",

@@ -46,6 +46,12 @@ class Article(models.Model):
         on_retract = ModelEvent(
             "article.retracted", Q(state__now_ne="PUBLISHED") & Q(state__ne="DELETED")
         ).dispatches_on_change()
+        on_archive = ModelEvent(
+            "article.archived",
+            state__now_eq="ARCHIVED",
+            serializer="t.proj.blog.serializers:ArticleSerializer",
+            description="An article was archived: it is no longer shown.",
+        ).dispatches_on_change()
         on_tagged = ModelEvent("article.tagged").dispatches_on_m2m_add("tags")
         on_untagged = ModelEvent("article.untagged").dispatches_on_m2m_remove("tags")
         on_tags_cleared = ModelEvent("article.tags_cleared").dispatches_on_m2m_clear("tags")

@@ -95,6 +95,14 @@ PLAIN_CASES = [
     pytest.param("in", ["a", "b"], "c", False, id="in-false"),
     pytest.param("not_in", {"a", "b"}, "c", True, id="not_in-true"),
     pytest.param("not_in", ("a", "b"), "a", False, id="not_in-false"),
+    pytest.param("like", "A%", "Abc", True, id="like-percent-true"),
+    pytest.param("like", "A_", "Abc", False, id="like-underscore-is-one-character"),
+    pytest.param("like", "a.c", "abc", False, id="like-dot-is-literal"),
+    pytest.param("like", "50\\%", "50%", True, id="like-escaped-percent"),
+    pytest.param("like", "%\n%", "a\nb", True, id="like-percent-spans-lines"),
+    pytest.param("regex", r"^\d+$", "123", True, id="regex-true"),
+    pytest.param("regex", r"b+", "abc", True, id="regex-searches"),
+    pytest.param("regex", r"^\d+$", "12a", False, id="regex-false"),
     pytest.param("contains", 2, [1, 2], True, id="contains-list-true"),
     pytest.param("contains", "ell", "hello", True, id="contains-str-true"),
     pytest.param("contains", "k", {"k": 1}, True, id="contains-dict-true"),
@@ -153,6 +161,10 @@ TRANSITION_CASES = [
     pytest.param("endswith", "End", "The End", "The Start", True, id="now_endswith-became"),
     pytest.param("endswith", "End", "The End", "No End", False, id="now_endswith-already"),
     pytest.param("endswith", "End", "The End", 42, True, id="now_endswith-old-int"),
+    pytest.param("like", "A%", "Ab", "Ba", True, id="now_like-became"),
+    pytest.param("like", "A%", "Ab", "Ac", False, id="now_like-already"),
+    pytest.param("regex", "^A", "Ab", None, True, id="now_regex-old-None"),
+    pytest.param("regex", "^A", "Ab", "Ac", False, id="now_regex-already"),
     pytest.param("is", None, None, 0, True, id="now_is-became"),
     pytest.param("is", None, None, None, False, id="now_is-already"),
     pytest.param("is_not", None, 0, None, True, id="now_is_not-leaves-identity"),
@@ -252,6 +264,8 @@ class TestQOperators:
             "contains",
             "startswith",
             "endswith",
+            "like",
+            "regex",
             "is",
             "is_not",
             "true",
@@ -638,7 +652,19 @@ STRING_REFERENCE: dict[str, Any] = {
     "contains": lambda a, b: b in a,
     "startswith": lambda a, b: a[: len(b)] == b,
     "endswith": lambda a, b: len(b) <= len(a) and a[len(a) - len(b) :] == b,
+    "like": lambda a, b: _like_reference(a, b),
 }
+
+
+def _like_reference(text: str, pattern: str) -> bool:
+    """SQL LIKE without regular expressions: % any run, _ any one character."""
+    if not pattern:
+        return not text
+    head, rest = pattern[0], pattern[1:]
+    if head == "%":
+        return any(_like_reference(text[i:], rest) for i in range(len(text) + 1))
+    return bool(text) and head in ("_", text[0]) and _like_reference(text[1:], rest)
+
 
 small_ints = st.integers(min_value=-3, max_value=3)
 short_texts = st.text(alphabet="ab", max_size=3)
@@ -651,7 +677,10 @@ int_leaves = st.tuples(
     small_ints | st.frozensets(small_ints, max_size=3),
 ).filter(lambda leaf: (leaf[1] in ("in", "not_in")) == isinstance(leaf[3], frozenset))
 str_leaves = st.tuples(
-    st.just("s"), st.sampled_from(sorted(STRING_REFERENCE)), st.booleans(), short_texts
+    st.just("s"),
+    st.sampled_from(sorted(STRING_REFERENCE)),
+    st.booleans(),
+    short_texts | st.text(alphabet="ab%_", max_size=4),
 )
 # A leaf: (attribute, operator, is_transition, B).
 leaves = (int_leaves | str_leaves).filter(

@@ -18,9 +18,12 @@ from thorn.conf import MIME_JSON, MIME_URLFORM, event_choices
 from thorn.django import delivery_signals
 from thorn.django.index import subscriptions_changed
 from thorn.django.managers import SubscriberManager
+from thorn.exceptions import FilterError
+from thorn.generic.filters import Predicate, compile_filter
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import is_event_pattern
 from thorn.utils import hmac
+from thorn.utils.log import get_logger
 from thorn.utils.redact import redact_url
 
 __all__ = [
@@ -33,7 +36,10 @@ __all__ = [
     "Subscriber",
     "random_secret64",
     "validate_event_pattern",
+    "validate_filter",
 ]
+
+logger = get_logger(__name__)
 
 #: Maximum length of the ``event`` and ``content_type`` columns.
 CHAR_MAX_LENGTH = 190
@@ -70,6 +76,26 @@ def validate_event_pattern(value: str) -> None:
         )
 
 
+def validate_filter(value: Any) -> None:
+    """Raise :exc:`~django.core.exceptions.ValidationError` unless ``value`` is a usable filter.
+
+    See :func:`thorn.generic.filters.compile_filter`.
+
+    .. versionadded:: 2.0
+    """
+    try:
+        compile_filter(value)
+    except FilterError as exc:
+        raise ValidationError(
+            [f"{key}: {error}" if key else error for key, error in exc.errors.items()],
+            code="invalid_filter",
+        ) from None
+
+
+def _refuse(payload: Any) -> bool:
+    return False
+
+
 class Subscriber(models.Model, SubscriberModelMixin):
     """A URL subscribed to the events matching a pattern.
 
@@ -81,7 +107,9 @@ class Subscriber(models.Model, SubscriberModelMixin):
         characters; ``is_active``, ``disabled_reason``, ``disabled_at`` and
         ``failing_since`` keep the endpoint's health (see
         :doc:`/userguide/delivery`); the secret can be rotated with a grace
-        period (:meth:`rotate_secret`, migration ``0005``).
+        period (:meth:`rotate_secret`, migration ``0005``); ``filter``,
+        ``expires_at``, ``verified`` and the verification fields are new
+        (migration ``0008``): see :doc:`/userguide/rest-api`.
     """
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, editable=False, unique=True)
@@ -157,6 +185,37 @@ class Subscriber(models.Model, SubscriberModelMixin):
         editable=False,
         help_text=_("Until then, deliveries are also signed with the previous secret."),
     )
+    filter = models.JSONField(
+        _("filter"),
+        default=dict,
+        blank=True,
+        validators=[validate_filter],
+        help_text=_(
+            'Only payloads that pass receive deliveries: {"data__state__eq": "PUBLISHED"}, '
+            "payload paths with an operator, all of which must hold."
+        ),
+    )
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("End of the lease: from then on, it receives nothing. Empty: no expiry."),
+    )
+    verified = models.BooleanField(
+        _("verified"),
+        default=True,
+        help_text=_(
+            "Whether the URL confirmed the subscription (THORN_VERIFY_INTENT): "
+            "with that setting on, unverified subscriptions receive nothing."
+        ),
+    )
+    verification_error = models.CharField(
+        _("verification error"), max_length=255, blank=True, default="", editable=False
+    )
+    verification_attempted_at = models.DateTimeField(
+        _("verification attempted at"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, editable=False)
 
@@ -209,6 +268,28 @@ class Subscriber(models.Model, SubscriberModelMixin):
     def user_ident(self) -> Any:
         """Return the owner's primary key (without loading the user), or ``None``."""
         return self.user_id
+
+    def accepts(self, payload: Any) -> bool:
+        """Return whether ``payload`` passes the subscription's ``filter``.
+
+        The filter is compiled once per instance (the subscription index
+        keeps instances), again only when ``filter`` is replaced.  A stored
+        filter that cannot be used (written around the validation) passes
+        nothing, and is logged.
+
+        .. versionadded:: 2.0
+        """
+        spec = self.filter
+        cached: tuple[Any, Predicate] | None = self.__dict__.get("_compiled_filter")
+        if cached is None or cached[0] is not spec:
+            try:
+                predicate = compile_filter(spec)
+            except FilterError as exc:
+                logger.warning("Subscription %s has an unusable filter: %s", self.uuid, exc)
+                predicate = _refuse
+            cached = (spec, predicate)
+            self.__dict__["_compiled_filter"] = cached
+        return cached[1](payload)
 
     def signing_secrets(self, at: float) -> tuple[str, ...]:
         """Return the secrets that sign a delivery made at ``at`` (Unix time), newest first.

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from thorn._state import current_app
 from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import DeliveryRecord
-from thorn.django.ping import ping
+from thorn.django.ping import ping, why_not_ping
 from thorn.django.portal.base import PortalView, SubscriptionView
 from thorn.django.portal.forms import SubscriptionForm
 from thorn.utils.hmac import signing_secret
@@ -184,6 +184,10 @@ class SubscriptionPing(SubscriptionView):
         if refused is not None:
             return refused
         subscription = self.get_subscription()
+        reason = why_not_ping(subscription)  # expired, or not verified: the API's 409
+        if reason is not None:
+            messages.error(request, reason, fail_silently=True)
+            return self.redirect("detail", subscription.uuid)
         outcome = ping(subscription).outcome
         if outcome is not None and outcome.ok:
             message = _("Test event delivered: %(status)s in %(duration).3f s.") % {

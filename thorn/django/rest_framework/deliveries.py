@@ -1,4 +1,4 @@
-"""The deliveries of a subscription in the ``/hooks/`` API: list, show, redeliver, recover.
+"""The deliveries of a subscription in the ``/hooks/`` API: list, show, redeliver, recover, ping.
 
 =========  ===================================================  ==========================
 Method     URL                                                  Name
@@ -7,6 +7,7 @@ Method     URL                                                  Name
 ``GET``    ``/hooks/<uuid>/deliveries/<delivery>/``             ``webhook:delivery``
 ``POST``   ``/hooks/<uuid>/deliveries/<delivery>/redeliver/``   ``webhook:redeliver``
 ``POST``   ``/hooks/<uuid>/recover/``                           ``webhook:recover``
+``POST``   ``/hooks/<uuid>/ping/``                              ``webhook:ping``
 =========  ===================================================  ==========================
 
 The same authentication, permissions and 404-for-others rules as the
@@ -21,6 +22,7 @@ is sent, recovered deliveries by the relay.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.db.models import QuerySet
@@ -33,6 +35,7 @@ from rest_framework.reverse import reverse
 from thorn._state import current_app
 from thorn.django.health import ATTEMPT_FIELDS
 from thorn.django.models import AttemptRecord, DeliveryRecord, State
+from thorn.django.ping import attempt_ping, plan_ping, why_not_ping
 from thorn.django.rest_framework.views import SubscriberViewMixin
 from thorn.recovery import RECOVER_LIMIT, recover, redeliver
 from thorn.utils.log import get_logger
@@ -47,7 +50,9 @@ __all__ = [
     "DeliveryRedeliver",
     "DeliverySerializer",
     "HandOverResponse",
+    "PingSerializer",
     "RecoverSerializer",
+    "SubscriberPing",
     "SubscriberRecover",
     "SubscriptionScoped",
 ]
@@ -281,6 +286,47 @@ class DeliveryRedeliver(SubscriptionScoped, generics.GenericAPIView[DeliveryReco
         data = self.get_serializer(record).data
         return HandOverResponse(
             data, status=status.HTTP_202_ACCEPTED, hand_over=redelivery.hand_over
+        )
+
+
+class PingSerializer(serializers.Serializer[dict[str, Any]]):
+    """What ``POST /hooks/<uuid>/ping/`` answers: the ping's delivery."""
+
+    id = serializers.UUIDField(help_text="The delivery's id (Hook-Delivery).")
+    delivery = serializers.URLField(help_text="The URL of the delivery and its attempts.")
+
+
+class SubscriberPing(SubscriptionScoped, generics.GenericAPIView[Any]):
+    """``POST /hooks/<uuid>/ping/``: send a ``thorn.ping`` event to the subscription (202).
+
+    The ping is recorded, and the answer (``{"id": <delivery id>,
+    "delivery": <its URL>}``) sent, before it is attempted, once, in this
+    process (see :func:`thorn.django.ping.ping`).  A subscription that is
+    disabled, expired or not verified is a 409.
+
+    .. versionadded:: 2.0
+    """
+
+    def get_serializer_class(self) -> Any:
+        return PingSerializer
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Record the ping; answer 202 with its id; then attempt it."""
+        subscription = self.get_subscription()
+        app = current_app()
+        refused = why_not_ping(subscription, app)
+        if refused is not None:
+            raise Conflict(refused)
+        planned = plan_ping(subscription, app)
+        url = reverse(
+            "webhook:delivery",
+            kwargs={"uuid": subscription.uuid, "delivery": planned.id},
+            request=request,
+        )
+        return HandOverResponse(
+            self.get_serializer({"id": planned.id, "delivery": url}).data,
+            status=status.HTTP_202_ACCEPTED,
+            hand_over=partial(attempt_ping, planned, app),
         )
 
 

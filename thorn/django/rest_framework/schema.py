@@ -161,6 +161,29 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "there are more: post again). Answers 202; the deliveries are sent in the "
         "background, with their ids. 409 when the subscription is disabled.",
     ),
+    ("ping", "POST"): (
+        "hooks_ping",
+        "Ping a subscription",
+        "Send a ``thorn.ping`` event to this subscription only, whatever its pattern and "
+        "filter: signed and recorded like any delivery, attempted once. Answers 202 with the "
+        "delivery's id and URL; the attempt is made once the answer is sent. 409 when the "
+        "subscription is disabled, expired, or not verified.",
+    ),
+    ("verify", "POST"): (
+        "hooks_verify",
+        "Verify the intent of a subscription again",
+        "Send the WebSub challenge (``GET`` with ``hub.mode=subscribe`` and "
+        "``hub.challenge``) to the subscription's URL again. Answers 200 with the "
+        "subscription: ``verified``, and ``verification_error`` when the URL did not answer "
+        "2xx with the challenge.",
+    ),
+    ("events", "GET"): (
+        "hooks_events_list",
+        "List the events you can subscribe to",
+        "The event catalog: each event's name (a template when it has placeholders), "
+        "description and model, and, when a serializer builds its ``data``, the JSON Schema "
+        "of ``data`` and an example.",
+    ),
     ("rotate-secret", "POST"): (
         "hooks_rotate_secret",
         "Rotate the secret of a subscription",
@@ -173,7 +196,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
 
 
 #: Routes (see :func:`_route`) named by the last segment of their path.
-_ACTIONS = ("rotate-secret", "redeliver", "recover", "deliveries")
+_ACTIONS = ("rotate-secret", "redeliver", "recover", "deliveries", "ping", "verify", "events")
 
 
 def _route(path: str) -> str:
@@ -196,11 +219,17 @@ _DETAIL = {
     "properties": {"detail": {"type": "string"}},
     "required": ["detail"],
 }
-#: A 400: ``{"detail": "..."}`` for a body that cannot be parsed, else a list of messages per field.
+#: Messages: one, or a list.
+_MESSAGES = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+#: A 400: ``{"detail": "..."}`` for a body that cannot be parsed, else messages per field
+#: (for a ``filter``, messages per key of the filter).
 _INVALID = {
     "type": "object",
     "additionalProperties": {
-        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+        "oneOf": [
+            *_MESSAGES["oneOf"],
+            {"type": "object", "additionalProperties": _MESSAGES},
+        ]
     },
 }
 #: The error responses, by status.
@@ -208,7 +237,11 @@ _ERRORS: dict[int, dict[str, Any]] = {
     400: _json(_INVALID, "Invalid: a message per field (or ``detail`` for a malformed body)."),
     403: _json(_DETAIL, "Not authenticated, or not allowed by the site's permissions."),
     404: _json(_DETAIL, "No such subscription (or delivery) among the caller's."),
-    409: _json(_DETAIL, "The subscription is disabled, or the delivery is being attempted."),
+    409: _json(
+        _DETAIL,
+        "The subscription is disabled (or, for a ping, expired or not verified), "
+        "or the delivery is being attempted.",
+    ),
     413: _json(_DETAIL, "The request body is larger than 16 KiB."),
 }
 #: The errors each operation may answer, besides 403.
@@ -224,9 +257,11 @@ _OPERATION_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("delivery", "GET"): (404,),
     ("redeliver", "POST"): (404, 409, 413),
     ("recover", "POST"): (400, 404, 409, 413),
+    ("ping", "POST"): (404, 409, 413),
+    ("verify", "POST"): (404, 413),
 }
 #: Operations that answer 202 Accepted: the work is done after the answer.
-_ACCEPTED = {("redeliver", "POST"), ("recover", "POST")}
+_ACCEPTED = {("redeliver", "POST"), ("recover", "POST"), ("ping", "POST")}
 
 
 class SchemaGenerationWarning(UserWarning):
@@ -381,8 +416,17 @@ def _auto_schema_class() -> type[AutoSchema]:
         def get_tags(self) -> list[str]:
             return ["hooks"]
 
+        def _map_serializer_field(self, field: Any, direction: Any, *args: Any) -> Any:
+            from thorn.django.rest_framework.serializers import FilterField
+
+            schema = super()._map_serializer_field(field, direction, *args)  # type: ignore[no-untyped-call]
+            if isinstance(field, FilterField):
+                # Any JSON to DRF, but an object (of payload paths) to clients.
+                schema = {**schema, "type": "object", "additionalProperties": True}
+            return schema
+
         def get_request_serializer(self) -> Any:
-            if _route(self.path) in ("rotate-secret", "redeliver"):
+            if _route(self.path) in ("rotate-secret", "redeliver", "ping", "verify"):
                 return None  # no request body
             serializer = super().get_request_serializer()
             if self.method == "POST" and _route(self.path) == "detail" and serializer is not None:

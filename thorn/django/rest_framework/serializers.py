@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypedDict, cast
 
 from django.db import models
@@ -13,10 +13,12 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from thorn._state import current_app
+from thorn.catalog import catalog_matches
 from thorn.conf import event_choices
 from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
-from thorn.exceptions import SecurityError
+from thorn.exceptions import FilterError, SecurityError
+from thorn.generic.filters import compile_filter
 from thorn.utils.hmac import signing_secret
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "HMAC_SECRET_MAX_LENGTH",
     "HMAC_SECRET_MIN_LENGTH",
     "SECRET_FIELDS",
+    "SUBSCRIBER_SIDE",
+    "FilterField",
     "LastDelivery",
     "SubscriberListSerializer",
     "SubscriberSerializer",
@@ -32,6 +36,15 @@ __all__ = [
 
 #: The fields that show the health of the endpoint (new in 2.0).
 HEALTH = ("is_active", "disabled_reason", "disabled_at", "failing_since", "last_delivery")
+#: The fields of filters, leases and verification of intent (new in 2.0).
+SUBSCRIBER_SIDE = (
+    "filter",
+    "lease_seconds",
+    "expires_at",
+    "verified",
+    "verification_error",
+    "verification_attempted_at",
+)
 
 
 class LastDelivery(TypedDict):
@@ -56,6 +69,13 @@ HMAC_SECRET_MIN_LENGTH = 1
 HMAC_SECRET_MAX_LENGTH = 512
 
 
+class FilterField(serializers.JSONField):
+    """The ``filter`` of a subscription: a JSON object (see :mod:`thorn.generic.filters`).
+
+    .. versionadded:: 2.0
+    """
+
+
 class SubscriberSerializer(serializers.ModelSerializer[Any]):
     """A subscription, as the ``/hooks/`` API shows and accepts it.
 
@@ -69,6 +89,13 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     cannot have two subscriptions of the same URL to the same event.
     ``signing_secret`` (new in 2.0) is the same secret in the Standard
     Webhooks format (read-only).
+
+    New in 2.0 too: ``filter`` (see :mod:`thorn.generic.filters`), and
+    ``lease_seconds`` (write-only: the subscription expires that many
+    seconds after the request, at most ``THORN_MAX_LEASE_SECONDS``;
+    ``null`` removes the lease), which sets the read-only ``expires_at``.
+    ``verified``, ``verification_error`` and ``verification_attempted_at``
+    show the verification of intent (``THORN_VERIFY_INTENT``).
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
@@ -87,6 +114,20 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     signing_secret = serializers.SerializerMethodField(
         help_text="The secret in the Standard Webhooks format: whsec_ and the base64 of "
         "hmac_secret's UTF-8 bytes, for Standard Webhooks libraries."
+    )
+
+    filter = FilterField(
+        required=False,
+        help_text="Only payloads that pass receive deliveries: an object of payload paths "
+        'with an operator and values, all of which must hold: {"data__state__eq": "PUBLISHED"}.',
+    )
+    lease_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        write_only=True,
+        min_value=1,
+        help_text="Seconds until the subscription expires (renewed by every update that "
+        "sends it; null: no expiry), at most THORN_MAX_LEASE_SECONDS.",
     )
 
     last_delivery = serializers.SerializerMethodField(
@@ -109,8 +150,18 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "hmac_digest",
             "signing_secret",
             *HEALTH,
+            *SUBSCRIBER_SIDE,
         )
-        read_only_fields = ("created_at", "updated_at", "disabled_reason", "disabled_at")
+        read_only_fields = (
+            "created_at",
+            "updated_at",
+            "disabled_reason",
+            "disabled_at",
+            "expires_at",
+            "verified",
+            "verification_error",
+            "verification_attempted_at",
+        )
         # DRF's message repeats the input, which JSON cannot always encode
         # (a lone surrogate): a fixed message keeps it a 400.
         extra_kwargs = {
@@ -143,11 +194,22 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return signing_secret(subscriber.hmac_secret)
 
     def validate_event(self, value: str) -> str:
-        """The event must be a pattern, and one of ``THORN_EVENT_CHOICES`` when set."""
+        """The event must be a pattern: one of ``THORN_EVENT_CHOICES`` when set, else
+        one that matches an event of the catalog (see :mod:`thorn.catalog`).
+
+        .. versionchanged:: 2.0
+            Without ``THORN_EVENT_CHOICES``, a pattern that matches no
+            declared event is refused.
+        """
         choices = [choice for choice, _label in event_choices(current_app().settings)]
         if choices and value not in choices:
             raise serializers.ValidationError(
                 f"{value!r} is not one of the events you can subscribe to: {', '.join(choices)}."
+            )
+        if not choices and not catalog_matches(value):
+            raise serializers.ValidationError(
+                f"{value!r} matches no event you can subscribe to: see GET /hooks/events/.",
+                code="unknown_event",
             )
         return value
 
@@ -182,10 +244,60 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             )
         return digest
 
+    def validate_filter(self, value: Any) -> Any:
+        """A filter that :func:`~thorn.generic.filters.compile_filter` accepts.
+
+        The errors are by filter key: ``{"filter": {"data__x__zz": [...]}}``;
+        an error of the whole filter is a list: ``{"filter": [...]}``.
+        """
+        if value is None:
+            return {}
+        try:
+            compile_filter(value)
+        except FilterError as exc:
+            whole = exc.errors.pop("", None)
+            if whole is not None:
+                raise serializers.ValidationError(whole, code="invalid_filter") from None
+            raise serializers.ValidationError(
+                {key: [error] for key, error in exc.errors.items()}, code="invalid_filter"
+            ) from None
+        return value
+
+    def validate_lease_seconds(self, value: int | None) -> int | None:
+        """At most ``THORN_MAX_LEASE_SECONDS``."""
+        limit = int(current_app().settings.THORN_MAX_LEASE_SECONDS)
+        if value is not None and value > limit:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {limit} (THORN_MAX_LEASE_SECONDS).",
+                code="max_value",
+            )
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Refuse a duplicate of another subscription of the owner."""
+        """Refuse a duplicate; turn ``lease_seconds`` into ``expires_at``.
+
+        With ``THORN_VERIFY_INTENT``, a new subscription, or one whose URL
+        changes, is not verified until its URL confirms it (see
+        :mod:`thorn.django.intent`).
+        """
         self.refuse_duplicate(attrs)
+        if "lease_seconds" in attrs:
+            lease = attrs.pop("lease_seconds")
+            attrs["expires_at"] = (
+                None if lease is None else timezone.now() + timedelta(seconds=lease)
+            )
+        url_changes = self.instance is None or (
+            "url" in attrs and attrs["url"] != self.instance.url
+        )
+        verifies = current_app().settings.THORN_VERIFY_INTENT
+        if url_changes and verifies and "verified" in self.Meta.fields:
+            attrs["verified"] = False
         return attrs
+
+    @property
+    def needs_verification(self) -> bool:
+        """Whether the saved subscription must be verified (its URL is new, with the setting on)."""
+        return self.validated_data.get("verified") is False
 
     def owner(self) -> Any:
         """The owner's primary key: the subscription's, else the caller's (or ``None``)."""
@@ -262,5 +374,11 @@ def serializer_for(model: type[models.Model], listing: bool = False) -> type[Sub
     fields = base.Meta.fields
     if not has_health(model):
         fields = tuple(name for name in fields if name not in HEALTH[:-1])
+    # A model without the fields of 2.0's filters, leases or verification
+    # is shown without them (lease_seconds sets expires_at).
+    names = {field.name for field in model._meta.get_fields()}
+    names.update(("lease_seconds",) if "expires_at" in names else ())
+    fields = tuple(name for name in fields if name not in SUBSCRIBER_SIDE or name in names)
     meta = type("Meta", (base.Meta,), {"model": model, "fields": fields})
-    return type(f"{model.__name__}{base.__name__}", (base,), {"Meta": meta})
+    dropped = {name: None for name in ("filter", "lease_seconds") if name not in fields}
+    return type(f"{model.__name__}{base.__name__}", (base,), {"Meta": meta, **dropped})

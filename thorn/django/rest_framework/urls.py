@@ -1,9 +1,11 @@
 """URLs of the ``/hooks/`` API, in the ``webhook`` namespace.
 
-``webhook:list``, ``webhook:detail`` and ``webhook:rotate-secret`` for
-subscriptions; ``webhook:deliveries``, ``webhook:delivery``,
-``webhook:redeliver`` and ``webhook:recover`` for their deliveries (see
-:mod:`thorn.django.rest_framework.deliveries`).
+``webhook:list``, ``webhook:detail``, ``webhook:rotate-secret`` and
+``webhook:verify`` for subscriptions; ``webhook:deliveries``,
+``webhook:delivery``, ``webhook:redeliver``, ``webhook:recover`` and
+``webhook:ping`` for their deliveries (see
+:mod:`thorn.django.rest_framework.deliveries`); ``webhook:events`` for the
+event catalog (see :mod:`thorn.django.rest_framework.catalog`).
 
 .. code-block:: python
 
@@ -18,16 +20,19 @@ import uuid
 
 from django.urls import path, register_converter
 
+from thorn.django.rest_framework.catalog import EventCatalog
 from thorn.django.rest_framework.deliveries import (
     DeliveryDetail,
     DeliveryList,
     DeliveryRedeliver,
+    SubscriberPing,
     SubscriberRecover,
 )
 from thorn.django.rest_framework.views import (
     SubscriberDetail,
     SubscriberList,
     SubscriberRotateSecret,
+    SubscriberVerify,
 )
 
 app_name = "webhook"
@@ -65,4 +70,7 @@ urlpatterns = [
         name="redeliver",
     ),
     path("<webhook_uuid:uuid>/recover/", SubscriberRecover.as_view(), name="recover"),
+    path("<webhook_uuid:uuid>/ping/", SubscriberPing.as_view(), name="ping"),
+    path("<webhook_uuid:uuid>/verify/", SubscriberVerify.as_view(), name="verify"),
+    path("events/", EventCatalog.as_view(), name="events"),
 ]

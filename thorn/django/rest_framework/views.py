@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 
 from thorn._state import current_app
 from thorn.conf import setting_problem
+from thorn.django.intent import announce_unsubscribe, verify_intent
 from thorn.django.rest_framework.parsers import guarded
 from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
 from thorn.exceptions import ImproperlyConfigured
@@ -26,6 +27,7 @@ __all__ = [
     "SubscriberDetail",
     "SubscriberList",
     "SubscriberRotateSecret",
+    "SubscriberVerify",
     "permission_classes",
 ]
 
@@ -158,6 +160,17 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
             )
 
 
+def verify_if_needed(serializer: BaseSerializer[Any]) -> None:
+    """Verify a subscription just saved whose URL is new (see :mod:`thorn.django.intent`).
+
+    Called once the subscription is committed, so the callback's answer
+    cannot be lost in a rollback.
+    """
+    subscriber = cast(SubscriberSerializer, serializer)
+    if subscriber.needs_verification:
+        verify_intent(subscriber.instance)
+
+
 class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
     """``GET /hooks/``: the caller's subscriptions (without secrets);
     ``POST /hooks/``: subscribe (201, ``Location`` is the new subscription).
@@ -174,6 +187,7 @@ class SubscriberList(SubscriberViewMixin, generics.ListCreateAPIView[Any]):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.save_locked(serializer, creating=True, user=self.request.user)
+        verify_if_needed(serializer)
 
     def get_success_headers(self, data: Any) -> dict[str, str]:
         return {"Location": str(data["subscription"])}
@@ -195,6 +209,13 @@ class SubscriberDetail(SubscriberViewMixin, generics.RetrieveUpdateDestroyAPIVie
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         self.save_locked(serializer)
+        verify_if_needed(serializer)
+
+    def perform_destroy(self, instance: Any) -> None:
+        """Delete; with ``THORN_VERIFY_INTENT``, tell the URL (``hub.mode=unsubscribe``)."""
+        super().perform_destroy(instance)
+        if current_app().settings.THORN_VERIFY_INTENT:
+            announce_unsubscribe(instance)
 
 
 class SubscriberRotateSecret(SubscriberViewMixin, generics.GenericAPIView[Any]):
@@ -215,4 +236,23 @@ class SubscriberRotateSecret(SubscriberViewMixin, generics.GenericAPIView[Any]):
         """Rotate the secret; answer with the subscription and its new secret."""
         subscriber = self.get_object()
         subscriber.rotate_secret()
+        return Response(self.get_serializer(subscriber).data)
+
+
+class SubscriberVerify(SubscriberViewMixin, generics.GenericAPIView[Any]):
+    """``POST /hooks/<uuid>/verify/``: ask the URL to confirm the subscription again.
+
+    Sends the ``hub.mode=subscribe`` challenge (see
+    :mod:`thorn.django.intent`) and answers ``200`` with the subscription:
+    ``verified``, and ``verification_error`` when it failed.
+
+    .. versionadded:: 2.0
+    """
+
+    lookup_field = "uuid"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Verify; answer with the subscription."""
+        subscriber = self.get_object()
+        verify_intent(subscriber)
         return Response(self.get_serializer(subscriber).data)

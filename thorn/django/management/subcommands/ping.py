@@ -8,7 +8,9 @@
 The ping is delivered by the command itself, whatever the dispatcher, once
 and without retries, signed as any delivery, and recorded (it shows in the
 subscription's deliveries): see :func:`thorn.django.ping.ping`.
-A failed ping, or a disabled subscription, is an error (exit status 1).
+A failed ping, or a subscription that cannot be pinged (disabled, expired,
+or not verified: see :func:`thorn.django.ping.why_not_ping`), is an error
+(exit status 1).
 
 .. versionadded:: 2.0
 """
@@ -21,7 +23,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from thorn.django.management.subcommands import base
-from thorn.django.ping import PING, ping
+from thorn.django.ping import PING, ping, why_not_ping
 from thorn.utils.redact import redact_url
 
 __all__ = ["PING", "Subcommand"]
@@ -39,8 +41,9 @@ class Subcommand(base.Subcommand):
 
     def handle(self, **options: Any) -> None:
         subscription = self.subscription(options["uuid"])
-        if getattr(subscription, "is_active", True) is False:
-            raise CommandError(f"Subscription {subscription.uuid} is disabled: enable it first.")
+        refused = why_not_ping(subscription)
+        if refused is not None:
+            raise CommandError(refused)
         request = ping(subscription)
         outcome = request.outcome
         result = {

@@ -1,4 +1,8 @@
-"""``manage.py thorn prune``: delete delivery records older than the retention period."""
+"""``manage.py thorn prune``: delete old delivery records, and subscriptions expired long ago.
+
+.. versionchanged:: 2.0
+    Expired subscriptions are deleted too (see :mod:`thorn.django.leases`).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,23 @@ from typing import Any
 from django.core.management import CommandError
 
 from thorn._state import current_app
+from thorn.django.leases import expired_grace, prune_expired
 from thorn.django.management.subcommands import base
 
 __all__ = ["Subcommand"]
 
 
 class Subcommand(base.Subcommand):
-    """Delete the records older than ``THORN_DELIVERY_RETENTION`` (or ``--days``), in batches."""
+    """Delete the records older than ``THORN_DELIVERY_RETENTION`` (or ``--days``), in batches.
+
+    And the subscriptions whose lease ended more than
+    ``THORN_EXPIRED_SUBSCRIPTION_GRACE`` ago.
+    """
 
     help = (
         "Delete delivery records (messages, deliveries, attempts) older than "
-        "THORN_DELIVERY_RETENTION; deliveries with attempts still to make are kept."
+        "THORN_DELIVERY_RETENTION; deliveries with attempts still to make are kept. "
+        "Delete subscriptions expired for longer than THORN_EXPIRED_SUBSCRIPTION_GRACE."
     )
 
     @classmethod
@@ -43,7 +53,17 @@ class Subcommand(base.Subcommand):
             else timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
         )
         deleted = app.store.prune(datetime.now(timezone.utc) - retention)
+        grace = expired_grace(app)
+        expired = prune_expired(app, grace=grace)
         if options["json"]:
-            self.write_json({"deleted": deleted, "retention_seconds": retention.total_seconds()})
+            self.write_json(
+                {
+                    "deleted": deleted,
+                    "retention_seconds": retention.total_seconds(),
+                    "expired_subscriptions": expired,
+                    "grace_seconds": grace.total_seconds(),
+                }
+            )
         else:
             self.write(f"Deleted {deleted} records older than {retention}.")
+            self.write(f"Deleted {expired} subscriptions expired for longer than {grace}.")
