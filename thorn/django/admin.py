@@ -62,18 +62,22 @@ class SubscriberAdmin(_ModelAdmin):
 
     .. versionchanged:: 2.0
         The "Rotate secret" and "Enable" actions, and the health.
+
+    .. versionchanged:: 2.1
+        The delivery mode (POST or stream only), and when the stream was last read.
     """
 
     list_display = (
         "event",
         "display_url",
+        "delivery_mode",
         "user",
         "is_active",
         "last_delivery",
         "failing_since",
         "updated_at",
     )
-    list_filter = ("is_active", "event", "content_type", "hmac_digest")
+    list_filter = ("is_active", "delivery_mode", "event", "content_type", "hmac_digest")
     search_fields = ("url",)
     readonly_fields = (
         "uuid",
@@ -83,6 +87,7 @@ class SubscriberAdmin(_ModelAdmin):
         "last_delivery",
         "deliveries",
         "previous_hmac_secret_expires",
+        "stream_seen_at",
         "created_at",
         "updated_at",
     )
@@ -91,6 +96,7 @@ class SubscriberAdmin(_ModelAdmin):
     fields = (
         "uuid",
         "event",
+        "delivery_mode",
         "url",
         "user",
         "content_type",
@@ -103,6 +109,7 @@ class SubscriberAdmin(_ModelAdmin):
         "failing_since",
         "last_delivery",
         "deliveries",
+        "stream_seen_at",
         "created_at",
         "updated_at",
     )

@@ -62,6 +62,8 @@ DOC_KEYS = [
     "disabled_at",
     "failing_since",
     "last_delivery",
+    # new in 2.1: "post" or "stream"
+    "delivery",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
 LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
@@ -268,15 +270,25 @@ def test_browsable_list_shows_no_secret(api, alice):
 
 
 def test_options_describes_the_writable_fields(api):
-    """OPTIONS /hooks/ (authenticated) is 200 and describes POST: event and url are required."""
+    """OPTIONS /hooks/ (authenticated) is 200 and describes POST: event is required."""
     response = api.options(LIST)
 
     assert 200 == response.status_code
     post = response.json()["actions"]["POST"]
     assert DOC_KEYS == list(post)
-    assert ["event", "url"] == [name for name, info in post.items() if info["required"]]
+    # The URL is required unless "delivery" is "stream" (2.1): the serializer checks it.
+    assert ["event"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
-    assert ["event", "url", "content_type", "hmac_secret", "hmac_digest", "is_active"] == writable
+    expected = [
+        "event",
+        "url",
+        "content_type",
+        "hmac_secret",
+        "hmac_digest",
+        "is_active",
+        "delivery",
+    ]
+    assert expected == writable
 
 
 def test_detail_shows_the_secret(api, alice):
@@ -705,6 +717,7 @@ def test_code_and_the_admin_are_not_limited(settings, alice, admin_client):
         {
             "event": "article.created",
             "url": "https://admin.example/hook",
+            "delivery_mode": "post",
             "user": str(alice.pk),
             "content_type": "application/json",
             "hmac_digest": "sha256",

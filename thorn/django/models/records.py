@@ -33,6 +33,9 @@ class State:
     FAILED = "failed"
     #: Not attempted any more, because its subscription was disabled or removed.
     CANCELLED = "cancelled"
+    #: For a stream-only subscription: recorded for its live stream, never POSTed
+    #: (new in 2.1).
+    STREAMED = "streamed"
 
     #: The states, with their names.
     choices = [
@@ -41,6 +44,7 @@ class State:
         (SUCCEEDED, _("succeeded")),
         (FAILED, _("failed")),
         (CANCELLED, _("cancelled")),
+        (STREAMED, _("streamed")),
     ]
 
 

@@ -16,6 +16,7 @@ from thorn._state import current_app
 from thorn.conf import event_choices
 from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
+from thorn.django.models.subscriber import DELIVERY_MODES, POST, STREAM
 from thorn.exceptions import SecurityError
 from thorn.utils.hmac import signing_secret
 
@@ -68,12 +69,22 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     1 to 512 characters, kept as sent, but must not be blank.  An owner
     cannot have two subscriptions of the same URL to the same event.
     ``signing_secret`` (new in 2.0) is the same secret in the Standard
-    Webhooks format (read-only).
+    Webhooks format (read-only).  ``delivery`` (new in 2.1) is ``"post"``
+    (the default) or ``"stream"``: a stream-only subscription has no URL,
+    and its deliveries are only read from its live stream.
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     user = serializers.ReadOnlyField(source="user_id")
-    url = serializers.URLField(max_length=URL_MAX_LENGTH)
+    url = serializers.URLField(max_length=URL_MAX_LENGTH, required=False, allow_blank=True)
+    delivery = serializers.ChoiceField(
+        source="delivery_mode",
+        choices=DELIVERY_MODES,
+        required=False,
+        help_text='"post" (the default): deliveries are POSTed to the URL; "stream": '
+        "no URL, deliveries are only read from GET /hooks/<uuid>/stream/.",
+        error_messages={"invalid_choice": 'Not a delivery mode: use "post" or "stream".'},
+    )
     subscription = serializers.HyperlinkedIdentityField(
         view_name="webhook:detail", lookup_field="uuid", lookup_url_kwarg="uuid"
     )
@@ -109,6 +120,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "hmac_digest",
             "signing_secret",
             *HEALTH,
+            "delivery",
         )
         read_only_fields = ("created_at", "updated_at", "disabled_reason", "disabled_at")
         # DRF's message repeats the input, which JSON cannot always encode
@@ -152,7 +164,12 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return value
 
     def validate_url(self, value: str) -> str:
-        """The URL must be ``http(s)`` and pass ``THORN_RECIPIENT_VALIDATORS``."""
+        """The URL must be ``http(s)`` and pass ``THORN_RECIPIENT_VALIDATORS`` (or be empty).
+
+        Whether it may be empty depends on the delivery mode (see :meth:`validate`).
+        """
+        if not value:
+            return value
         if value.partition(":")[0].lower() not in ("http", "https"):
             raise serializers.ValidationError("Only http and https URLs can subscribe.")
         app = current_app()
@@ -183,7 +200,25 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return digest
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Refuse a duplicate of another subscription of the owner."""
+        """Refuse a URL that does not fit the delivery mode, and a duplicate subscription.
+
+        A ``post`` subscription needs a URL; a ``stream`` one has none.
+        """
+        mode = attrs.get("delivery_mode", getattr(self.instance, "delivery_mode", POST))
+        if "url" in attrs:
+            url = attrs["url"]
+        elif self.instance is not None and self.partial:
+            url = self.instance.url
+            if mode == STREAM:  # a subscription made stream-only loses its URL
+                attrs["url"] = url = ""
+        else:  # a POST, or a PUT (a full update)
+            url = ""
+        if mode == STREAM and url:
+            raise serializers.ValidationError(
+                {"url": ["A stream-only subscription has no URL: leave it out."]}
+            )
+        if mode == POST and not url:
+            raise serializers.ValidationError({"url": ["This field is required."]}, code="required")
         self.refuse_duplicate(attrs)
         return attrs
 
@@ -201,6 +236,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
 
         Event and URL are compared exactly as stored.  The views call it again
         inside the transaction that saves, with the owner's row locked.
+        Stream-only subscriptions have no URL, and are never duplicates: each
+        ``thorn listen`` makes its own.
 
         .. versionadded:: 2.0
         """
@@ -209,6 +246,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             return
         event = attrs["event"] if "event" in attrs else getattr(self.instance, "event", None)
         url = attrs["url"] if "url" in attrs else getattr(self.instance, "url", None)
+        if not url:
+            return
         others = self.Meta.model._default_manager.filter(user=owner, event=event, url=url)
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)

@@ -3,7 +3,8 @@
 ``webhook:list``, ``webhook:detail`` and ``webhook:rotate-secret`` for
 subscriptions; ``webhook:deliveries``, ``webhook:delivery``,
 ``webhook:redeliver`` and ``webhook:recover`` for their deliveries (see
-:mod:`thorn.django.rest_framework.deliveries`).
+:mod:`thorn.django.rest_framework.deliveries`); ``webhook:stream`` for their
+live stream (see :mod:`thorn.django.rest_framework.stream`).
 
 .. code-block:: python
 
@@ -24,6 +25,7 @@ from thorn.django.rest_framework.deliveries import (
     DeliveryRedeliver,
     SubscriberRecover,
 )
+from thorn.django.rest_framework.stream import SubscriberStream
 from thorn.django.rest_framework.views import (
     SubscriberDetail,
     SubscriberList,
@@ -65,4 +67,5 @@ urlpatterns = [
         name="redeliver",
     ),
     path("<webhook_uuid:uuid>/recover/", SubscriberRecover.as_view(), name="recover"),
+    path("<webhook_uuid:uuid>/stream/", SubscriberStream.as_view(), name="stream"),
 ]

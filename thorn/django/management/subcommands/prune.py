@@ -1,4 +1,4 @@
-"""``manage.py thorn prune``: delete delivery records older than the retention period."""
+"""``manage.py thorn prune``: delete old records, and forgotten stream-only subscriptions."""
 
 from __future__ import annotations
 
@@ -10,16 +10,25 @@ from django.core.management import CommandError
 
 from thorn._state import current_app
 from thorn.django.management.subcommands import base
+from thorn.django.stream.leases import prune_stream_subscriptions
 
 __all__ = ["Subcommand"]
 
 
 class Subcommand(base.Subcommand):
-    """Delete the records older than ``THORN_DELIVERY_RETENTION`` (or ``--days``), in batches."""
+    """Delete the records older than ``THORN_DELIVERY_RETENTION`` (or ``--days``), in batches.
+
+    Stream-only subscriptions whose stream nobody read for
+    ``THORN_STREAM_SUBSCRIPTION_TTL`` are deleted too.
+
+    .. versionchanged:: 2.1
+        Forgotten stream-only subscriptions.
+    """
 
     help = (
         "Delete delivery records (messages, deliveries, attempts) older than "
-        "THORN_DELIVERY_RETENTION; deliveries with attempts still to make are kept."
+        "THORN_DELIVERY_RETENTION; deliveries with attempts still to make are kept. "
+        "Delete the stream-only subscriptions nobody read for THORN_STREAM_SUBSCRIPTION_TTL."
     )
 
     @classmethod
@@ -43,7 +52,16 @@ class Subcommand(base.Subcommand):
             else timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
         )
         deleted = app.store.prune(datetime.now(timezone.utc) - retention)
+        ttl = timedelta(seconds=float(app.settings.THORN_STREAM_SUBSCRIPTION_TTL))
+        forgotten = prune_stream_subscriptions(app.env.Subscriber, ttl)  # type: ignore[attr-defined]
         if options["json"]:
-            self.write_json({"deleted": deleted, "retention_seconds": retention.total_seconds()})
+            self.write_json(
+                {
+                    "deleted": deleted,
+                    "retention_seconds": retention.total_seconds(),
+                    "stream_subscriptions_deleted": forgotten,
+                }
+            )
         else:
             self.write(f"Deleted {deleted} records older than {retention}.")
+            self.write(f"Deleted {forgotten} stream-only subscriptions nobody read for {ttl}.")
