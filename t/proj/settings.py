@@ -19,6 +19,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "rest_framework",
+    # Its tokens log `python -m thorn listen` in (t/proj/asgi_settings.py).
+    "rest_framework.authtoken",
     "thorn.django",
     # Django's task framework (THORN_DISPATCHER = "tasks"): the backport is
     # an app before Django 6; django_tasks_db is its database backend.
