@@ -134,7 +134,11 @@ class Listener:
                         reason = f"the site answered {response.status_code}"
                     else:
                         raise _refused(response, "Opening the stream")
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # cut in the middle of the stream
+            ) as exc:
                 reason = f"connection lost ({type(exc).__name__})"
             print(f"{_now()} {reason}: reconnecting in {delay:g} s", file=out, flush=True)
             time.sleep(delay)

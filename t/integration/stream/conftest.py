@@ -67,6 +67,36 @@ def stream_settings(settings: Any) -> Iterator[Any]:
     _state.current_app().transport.close()
 
 
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    """A user who logs in with Basic authentication."""
+    return django_user_model.objects.create_user("alice", password=PASSWORD)
+
+
+def verified_status(
+    secret: str, body: bytes, headers: Mapping[str, str], digest: str = "sha256"
+) -> int:
+    """What a view decorated with ``verify_webhook(secret)`` answers to this request."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from thorn.django.receiver import verify_webhook
+
+    @verify_webhook(secret, digest)
+    def view(request: Any) -> HttpResponse:
+        return HttpResponse(status=204)
+
+    meta = {
+        f"HTTP_{name.upper().replace('-', '_')}": value
+        for name, value in headers.items()
+        if name.lower() != "content-type"
+    }
+    content_type = next(v for k, v in headers.items() if k.lower() == "content-type")
+    request = RequestFactory().post("/hook", data=body, content_type=content_type, **meta)
+    status: int = view(request).status_code
+    return status
+
+
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
     """Poll ``condition`` until it is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

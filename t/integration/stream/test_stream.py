@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 import requests
-from django.http import HttpResponse
-from django.test import RequestFactory
 
 from thorn.django.models import AttemptRecord, DeliveryRecord, Subscriber
-from thorn.django.receiver import verify_webhook
 
-from t.integration.stream.conftest import DEADLINE, PASSWORD, Server, Stream, wait_for
+from t.integration.stream.conftest import (
+    DEADLINE,
+    PASSWORD,
+    Server,
+    Stream,
+    verified_status,
+    wait_for,
+)
 from t.proj.blog.models import Account, Article, Author
 from t.receiver import Receiver
 
@@ -24,11 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 #: Fast heartbeats, so that a lease given back by a dropped stream is seen soon.
 FAST = {"THORN_STREAM_HEARTBEAT": 1.0}
-
-
-@pytest.fixture
-def alice(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password=PASSWORD)
 
 
 @pytest.fixture
@@ -46,21 +45,7 @@ def stream_only(owner: Any, event: str = "article.*") -> Subscriber:
 
 def verifies(subscriber: Subscriber, body: bytes, headers: dict[str, str]) -> int:
     """The status ``verify_webhook`` with the subscription's secret answers for this request."""
-
-    @verify_webhook(subscriber.hmac_secret, subscriber.hmac_digest)
-    def view(request: Any) -> HttpResponse:
-        return HttpResponse(status=204)
-
-    meta = {
-        f"HTTP_{name.upper().replace('-', '_')}": value
-        for name, value in headers.items()
-        if name.lower() != "content-type"
-    }
-    request = RequestFactory().post(
-        "/hook", data=body, content_type=headers["Content-Type"], **meta
-    )
-    status: int = view(request).status_code
-    return status
+    return verified_status(subscriber.hmac_secret, body, headers, subscriber.hmac_digest)
 
 
 def test_a_save_shows_up_on_the_stream_within_a_second(
