@@ -1,6 +1,6 @@
 """``python -m thorn``: thorn's command line (``listen``).
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

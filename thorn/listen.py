@@ -12,7 +12,7 @@ temporary subscription is deleted.
 Only ``requests`` and the framework-free core are used: no Django, no
 settings.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

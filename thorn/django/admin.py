@@ -61,10 +61,8 @@ class SubscriberAdmin(_ModelAdmin):
     deliveries.
 
     .. versionchanged:: 2.0
-        The "Rotate secret" and "Enable" actions, and the health.
-
-    .. versionchanged:: 2.1
-        The delivery mode (POST or stream only), and when the stream was last read.
+        The "Rotate secret" and "Enable" actions, the health, the delivery mode
+        (POST or stream only) and when the stream was last read.
     """
 
     list_display = (

@@ -138,7 +138,7 @@ def check_lease(**kwargs: Any) -> list[checks.CheckMessage]:
 def check_stream_redis(**kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when ``THORN_STREAM_REDIS_URL`` is set but the ``redis`` package is missing.
 
-    .. versionadded:: 2.1
+    .. versionadded:: 2.0
     """
     if not _checked("THORN_STREAM_REDIS_URL") or not _app().settings.THORN_STREAM_REDIS_URL:
         return []

@@ -15,9 +15,6 @@ the subscription's live stream (:mod:`thorn.django.stream`).  Each new record
 wakes up the streams of its subscription (:mod:`thorn.django.stream.notify`).
 
 .. versionadded:: 2.0
-
-.. versionchanged:: 2.1
-    Stream-only subscriptions.
 """
 
 from __future__ import annotations

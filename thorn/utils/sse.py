@@ -6,7 +6,7 @@ for ``python -m thorn listen``.  Only what those two need of the format
 (WHATWG HTML, "Server-sent events"): ``id``, ``event``, ``data`` (several
 lines joined by ``\\n``), ``retry`` and comments.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ DOC_KEYS = [
     "disabled_at",
     "failing_since",
     "last_delivery",
-    # new in 2.1: "post" or "stream"
+    # new in 2.0: "post" or "stream"
     "delivery",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
@@ -276,7 +276,7 @@ def test_options_describes_the_writable_fields(api):
     assert 200 == response.status_code
     post = response.json()["actions"]["POST"]
     assert DOC_KEYS == list(post)
-    # The URL is required unless "delivery" is "stream" (2.1): the serializer checks it.
+    # The URL is required unless "delivery" is "stream" (2.0): the serializer checks it.
     assert ["event"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
     expected = [

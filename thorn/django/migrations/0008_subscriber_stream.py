@@ -1,4 +1,4 @@
-# thorn 2.1: stream-only subscriptions (delivery_mode, stream_seen_at), the
+# thorn 2.0: stream-only subscriptions (delivery_mode, stream_seen_at), the
 # "streamed" state of their deliveries, and the leases of live streams.
 
 import django.db.models.deletion

@@ -33,8 +33,7 @@ class State:
     FAILED = "failed"
     #: Not attempted any more, because its subscription was disabled or removed.
     CANCELLED = "cancelled"
-    #: For a stream-only subscription: recorded for its live stream, never POSTed
-    #: (new in 2.1).
+    #: Recorded for the live stream of a stream-only subscription, never POSTed.
     STREAMED = "streamed"
 
     #: The states, with their names.

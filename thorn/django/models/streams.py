@@ -6,7 +6,7 @@ away; a process that dies leaves it behind only until it expires, so the
 count of a user's rows not expired is the number of streams they hold, in
 every process that shares the database (``THORN_MAX_STREAMS_PER_USER``).
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

@@ -91,9 +91,7 @@ class Subscriber(models.Model, SubscriberModelMixin):
         characters; ``is_active``, ``disabled_reason``, ``disabled_at`` and
         ``failing_since`` keep the endpoint's health (see
         :doc:`/userguide/delivery`); the secret can be rotated with a grace
-        period (:meth:`rotate_secret`, migration ``0005``).
-
-    .. versionchanged:: 2.1
+        period (:meth:`rotate_secret`, migration ``0005``);
         ``delivery_mode``: a ``stream`` subscription has no URL; its
         deliveries are only read from its live stream
         (:doc:`/userguide/stream`); ``stream_seen_at`` is when a client last
@@ -250,7 +248,7 @@ class Subscriber(models.Model, SubscriberModelMixin):
     def streams_only(self) -> bool:
         """True for a stream-only subscription (``delivery_mode`` is ``"stream"``).
 
-        .. versionadded:: 2.1
+        .. versionadded:: 2.0
         """
         return self.delivery_mode == STREAM
 

@@ -13,7 +13,7 @@ Under ASGI (uvicorn, daphne...) a stream costs no thread while it waits.
 Under WSGI it works too, but holds a worker (a thread or a process) for as
 long as it is open: serve streams with ASGI.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

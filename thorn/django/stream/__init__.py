@@ -8,7 +8,7 @@ Each open stream holds a lease (:mod:`.leases`), so the number of streams
 per user is bounded across processes.  The view is
 :class:`thorn.django.rest_framework.stream.SubscriberStream`.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

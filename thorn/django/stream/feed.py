@@ -12,7 +12,7 @@ reads them again every ``THORN_STREAM_POLL_INTERVAL`` seconds; with
 ``THORN_STREAM_REDIS_URL`` it reads them when Redis wakes it up
 (:mod:`.notify`), and at each heartbeat in case a wake-up was lost.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ unchanged, with :func:`~thorn.django.receiver.verify_webhook` or any
 Standard Webhooks library: only ``webhook-timestamp`` is the time the stream
 sent it.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ The leases also tell when a stream-only subscription was last read
 ``THORN_STREAM_SUBSCRIPTION_TTL`` is forgotten, and
 :func:`prune_stream_subscriptions` deletes it.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

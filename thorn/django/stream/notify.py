@@ -10,7 +10,7 @@ published and streams poll the records (``THORN_STREAM_POLL_INTERVAL``).
 
 The ``redis`` package is needed only when the setting is set.
 
-.. versionadded:: 2.1
+.. versionadded:: 2.0
 """
 
 from __future__ import annotations

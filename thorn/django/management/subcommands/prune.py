@@ -20,9 +20,6 @@ class Subcommand(base.Subcommand):
 
     Stream-only subscriptions whose stream nobody read for
     ``THORN_STREAM_SUBSCRIPTION_TTL`` are deleted too.
-
-    .. versionchanged:: 2.1
-        Forgotten stream-only subscriptions.
     """
 
     help = (
