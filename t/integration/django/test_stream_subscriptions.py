@@ -157,8 +157,9 @@ def test_redelivering_a_streamed_delivery_is_409(
 # -- the stream under WSGI (Django's test client) -------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # closing the response closes the connection
 def test_the_wsgi_stream_sends_a_save_then_gives_its_lease_back(
-    api: APIClient, alice: Any, settings: Any, django_capture_on_commit_callbacks: Any
+    api: APIClient, alice: Any, settings: Any
 ) -> None:
     """The synchronous iterator: opening, the delivery as an event; closing frees the lease."""
     settings.THORN_STREAM_POLL_INTERVAL = 0.01
@@ -170,8 +171,7 @@ def test_the_wsgi_stream_sends_a_save_then_gives_its_lease_back(
     assert b"retry: 1000\n\n: connected\n\n" == next(chunks)
     assert 1 == StreamLease.objects.filter(user=alice).count()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        Article.objects.create(title="over wsgi")
+    Article.objects.create(title="over wsgi")
     event = next(chunks).decode()
 
     record = DeliveryRecord.objects.get(subscription=subscriber.uuid)
@@ -179,7 +179,7 @@ def test_the_wsgi_stream_sends_a_save_then_gives_its_lease_back(
     assert [f"id: {record.id}", "event: article.created"] == lines[:2]
     data = json.loads(lines[2].removeprefix("data: "))
     assert "over wsgi" == json.loads(data["body"])["data"]["title"]
-    response.close()
+    response.close()  # the client went away
     assert not StreamLease.objects.exists()
     subscriber.refresh_from_db()
     assert subscriber.stream_seen_at is not None

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
 from django.utils import timezone
 
 from thorn.django.models import DeliveryRecord
@@ -138,11 +137,12 @@ class Feed:
         return encode_comment("heartbeat")
 
     def close(self) -> None:
-        """Give the lease back, and this thread's database connection if it is done."""
-        try:
-            leases.release(self.lease, type(self.subscriber))
-        finally:
-            close_old_connections()
+        """Give the lease back.
+
+        The database connection of the thread that read the records is
+        Django's to close, when the response is closed (``request_finished``).
+        """
+        leases.release(self.lease, type(self.subscriber))
 
     def events(self) -> Iterator[bytes]:
         """The stream for a WSGI server: polls the records, holding its worker while open."""
