@@ -195,6 +195,14 @@ def test_a_user_without_streams_left_gets_429(api: APIClient, alice: Any, settin
     assert "application/json" == response["Content-Type"]
 
 
+def test_head_opens_no_stream(api: APIClient, alice: Any) -> None:
+    """HEAD would hold a lease for a stream nobody reads: 405."""
+    subscriber = stream_only(alice)
+
+    assert 405 == api.head(f"{LIST}{subscriber.uuid}/stream/").status_code
+    assert not StreamLease.objects.exists()
+
+
 def test_an_expired_lease_does_not_count(alice: Any, settings: Any) -> None:
     """A process that died leaves its lease behind until it expires."""
     settings.THORN_MAX_STREAMS_PER_USER = 1

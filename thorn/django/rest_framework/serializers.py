@@ -69,7 +69,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     1 to 512 characters, kept as sent, but must not be blank.  An owner
     cannot have two subscriptions of the same URL to the same event.
     ``signing_secret`` (new in 2.0) is the same secret in the Standard
-    Webhooks format (read-only).  ``delivery`` (new in 2.0) is ``"post"``
+    Webhooks format (read-only).  ``delivery`` is ``"post"``
     (the default) or ``"stream"``: a stream-only subscription has no URL,
     and its deliveries are only read from its live stream.
     """

@@ -65,6 +65,8 @@ class SubscriberStream(SubscriberViewMixin, generics.GenericAPIView[Any]):
 
     lookup_field = "uuid"
     content_negotiation_class = _ErrorsAsJSON
+    # Not HEAD: it would take a lease for a stream nobody reads.
+    http_method_names = ["get", "options"]
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         """Open the stream (``200``), or answer ``400``, ``404`` or ``429``."""
