@@ -185,6 +185,21 @@ def test_the_wsgi_stream_sends_a_save_then_gives_its_lease_back(
     assert subscriber.stream_seen_at is not None
 
 
+def test_a_stream_whose_lease_is_gone_ends(api: APIClient, alice: Any, settings: Any) -> None:
+    """At its next heartbeat (its lease expired and was taken, or was deleted)."""
+    settings.THORN_STREAM_HEARTBEAT = 0.05
+    settings.THORN_STREAM_POLL_INTERVAL = 0.01
+    subscriber = stream_only(alice)
+    response = api.get(f"{LIST}{subscriber.uuid}/stream/", HTTP_ACCEPT="text/event-stream")
+    chunks = iter(response.streaming_content)
+    next(chunks)
+    assert b": heartbeat\n\n" == next(chunks)
+
+    StreamLease.objects.all().delete()
+
+    assert [] == list(chunks)
+
+
 def test_a_user_without_streams_left_gets_429(api: APIClient, alice: Any, settings: Any) -> None:
     settings.THORN_MAX_STREAMS_PER_USER = 0
     subscriber = stream_only(alice)

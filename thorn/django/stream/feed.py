@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from thorn.app import Thorn
     from thorn.django.models import StreamLease
 
-__all__ = ["BATCH", "LAG", "RETRY", "Cursor", "Feed"]
+__all__ = ["BATCH", "LAG", "MAX_AGE", "RETRY", "Cursor", "Feed"]
 
 #: A delivery recorded this long before another may still commit after it
 #: (transactions of several processes): the cursor looks back that far.
@@ -46,6 +46,11 @@ LAG = timedelta(seconds=5)
 BATCH = 100
 #: Milliseconds a client waits before it reconnects (the ``retry:`` field).
 RETRY = 1000
+#: Seconds after which a stream ends, and its client reconnects with
+#: ``Last-Event-ID``.  It bounds what a stream whose client left costs where
+#: nobody tells it so (Django 4.2 under ASGI only notices when it writes, and
+#: uvicorn drops what is written to a closed connection without an error).
+MAX_AGE = 30 * 60.0
 
 
 class Cursor:
@@ -106,7 +111,8 @@ class Feed:
     """The Server-Sent Events of one stream of ``subscriber``, under ``lease``.
 
     :meth:`events` serves WSGI (it sleeps between polls), :meth:`aevents`
-    ASGI.  Both give the lease back when the client goes away.
+    ASGI.  Both give the lease back when the client goes away, and end
+    when their lease is gone or after :data:`MAX_AGE`.
     """
 
     def __init__(self, subscriber: Any, cursor: Cursor, lease: StreamLease, app: Thorn) -> None:
@@ -131,9 +137,14 @@ class Feed:
             if len(records) < BATCH:
                 return events
 
-    def beat(self) -> bytes:
-        """Renew the lease; return the heartbeat comment."""
-        leases.renew(self.lease, type(self.subscriber), self.app.settings)
+    def beat(self) -> bytes | None:
+        """Renew the lease; return the heartbeat comment, or ``None`` if the lease is gone.
+
+        A stream whose lease is gone ends: its client may reconnect, with
+        ``Last-Event-ID``, if it is still there.
+        """
+        if not leases.renew(self.lease, type(self.subscriber), self.app.settings):
+            return None
         return encode_comment("heartbeat")
 
     def close(self) -> None:
@@ -149,10 +160,14 @@ class Feed:
         try:
             yield self.opening()
             next_beat = time.monotonic() + self.heartbeat
-            while True:
+            end = time.monotonic() + MAX_AGE
+            while time.monotonic() < end:
                 yield from self.batch()
                 if time.monotonic() >= next_beat:
-                    yield self.beat()
+                    beat = self.beat()
+                    if beat is None:
+                        return
+                    yield beat
                     next_beat = time.monotonic() + self.heartbeat
                 time.sleep(max(0.0, min(self.poll_interval, next_beat - time.monotonic())))
         finally:
@@ -167,11 +182,15 @@ class Feed:
                 wakeups = await _Wakeups.open(self.redis_url, self.subscriber.uuid)
             yield self.opening()
             next_beat = time.monotonic() + self.heartbeat
-            while True:
+            end = time.monotonic() + MAX_AGE
+            while time.monotonic() < end:
                 for event in await run(self.batch)():
                     yield event
                 if time.monotonic() >= next_beat:
-                    yield await run(self.beat)()
+                    beat = await run(self.beat)()
+                    if beat is None:
+                        return
+                    yield beat
                     next_beat = time.monotonic() + self.heartbeat
                 wait = max(0.0, next_beat - time.monotonic())
                 if wakeups is not None:

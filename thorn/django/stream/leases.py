@@ -86,11 +86,18 @@ def acquire(user: Any, subscriber: models.Model, settings: Settings) -> StreamLe
     return lease
 
 
-def renew(lease: StreamLease, subscriber_model: type[models.Model], settings: Settings) -> None:
-    """Hold ``lease`` another lease period (a heartbeat)."""
+def renew(lease: StreamLease, subscriber_model: type[models.Model], settings: Settings) -> bool:
+    """Hold ``lease`` another lease period (a heartbeat); false if it is gone.
+
+    A lease is gone when it expired and another stream took its place, or
+    its subscription or user was deleted: its stream must end.
+    """
     now = timezone.now()
-    StreamLease.objects.filter(pk=lease.pk).update(expires_at=now + lease_period(settings))
+    leases = StreamLease.objects.filter(pk=lease.pk)
+    if not leases.update(expires_at=now + lease_period(settings)):
+        return False
     _seen(subscriber_model, lease.subscription, now)
+    return True
 
 
 def release(lease: StreamLease, subscriber_model: type[models.Model]) -> None:
