@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from thorn._state import current_app
-from thorn.django.models import DeliveryRecord, StreamLease, Subscriber
+from thorn.django.models import DeliveryRecord, MessageRecord, StreamLease, Subscriber
 from thorn.django.stream import leases
 
 from t.proj.blog.models import Article
@@ -198,6 +198,28 @@ def test_a_stream_whose_lease_is_gone_ends(api: APIClient, alice: Any, settings:
     StreamLease.objects.all().delete()
 
     assert [] == list(chunks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_that_cannot_be_made_again_is_logged_and_skipped(
+    api: APIClient, alice: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken record must not end every stream at the same place."""
+    settings.THORN_STREAM_POLL_INTERVAL = 0.01
+    subscriber = stream_only(alice)
+    response = api.get(f"{LIST}{subscriber.uuid}/stream/", HTTP_ACCEPT="text/event-stream")
+    chunks = iter(response.streaming_content)
+    next(chunks)
+    Article.objects.create(title="broken")
+    broken = DeliveryRecord.objects.get(subscription=subscriber.uuid)
+    MessageRecord.objects.filter(deliveries=broken).update(data={})
+    Article.objects.create(title="fine")
+
+    event = next(chunks).decode()
+
+    assert "fine" in event
+    assert f"Delivery {broken.id} cannot be sent on its stream" in caplog.text
+    response.close()
 
 
 def test_a_user_without_streams_left_gets_429(api: APIClient, alice: Any, settings: Any) -> None:

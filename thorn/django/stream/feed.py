@@ -31,6 +31,7 @@ from thorn.django.models import DeliveryRecord
 from thorn.django.stream import leases
 from thorn.django.stream.frames import frame
 from thorn.django.stream.notify import channel
+from thorn.utils.log import get_logger
 from thorn.utils.sse import encode_comment, encode_retry
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from thorn.django.models import StreamLease
 
 __all__ = ["BATCH", "LAG", "MAX_AGE", "RETRY", "Cursor", "Feed"]
+
+logger = get_logger(__name__)
 
 #: A delivery recorded this long before another may still commit after it
 #: (transactions of several processes): the cursor looks back that far.
@@ -129,11 +132,20 @@ class Feed:
         return encode_retry(RETRY) + encode_comment("connected")
 
     def batch(self) -> list[bytes]:
-        """The events of every delivery recorded since the last batch."""
+        """The events of every delivery recorded since the last batch.
+
+        A delivery whose body cannot be made again (its content type lost
+        its codec) is logged and left out: it would end every stream at the
+        same place.
+        """
         events: list[bytes] = []
         while True:
             records = self.cursor.fetch()
-            events.extend(frame(record, self.subscriber, self.app) for record in records)
+            for record in records:
+                try:
+                    events.append(frame(record, self.subscriber, self.app))
+                except Exception:
+                    logger.exception("Delivery %s cannot be sent on its stream", record.id)
             if len(records) < BATCH:
                 return events
 
