@@ -84,7 +84,7 @@ intersphinx_timeout = 5
 # the builtins, which live in Python's inventory); ignore only those, so a
 # broken reference to thorn itself still fails the build.
 _EXTERNAL = (
-    r"(builtins|abc|typing|typing_extensions|collections|collections\.abc|contextvars|"
+    r"(builtins|abc|argparse|typing|typing_extensions|collections|collections\.abc|contextvars|"
     r"datetime|decimal|enum|hashlib|hmac|ipaddress|json|logging|random|secrets|ssl|socket|"
     r"threading|time|types|uuid|concurrent|"
     r"django|django_tasks|asgiref|rest_framework|celery|kombu|requests|urllib3|itsdangerous|"
@@ -123,6 +123,8 @@ TYPE_HINT_TARGETS = {
     "Dispatcher": "thorn.dispatch.base.Dispatcher",
     # ``Callback = Callable[..., Any]`` (thorn.events, thorn.request)
     "Callback": "collections.abc.Callable",
+    # ``from datetime import timedelta`` (thorn.django.stream.leases)
+    "timedelta": "datetime.timedelta",
     # ``from thorn.validators import Resolver`` (thorn.transport)
     "Resolver": "collections.abc.Callable",
     # Function types: a MockTransport handler, a capture's answer, a signer.

@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "THORN_MAX_CONNECTIONS_PER_HOST": 10,
     "THORN_MAX_LEASE_SECONDS": 365 * 24 * 60 * 60,
     "THORN_MAX_RESPONSE_SIZE": DEFAULT_MAX_RESPONSE_SIZE,
+    "THORN_MAX_STREAMS_PER_USER": 5,
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": 100,
     "THORN_PORTAL_LOGIN_REQUIRED": "django.contrib.auth.decorators.login_required",
     "THORN_PUBLISH_TIMEOUT": 2.0,
@@ -87,6 +88,10 @@ DEFAULTS: dict[str, Any] = {
     "THORN_SECRET_ROTATION_GRACE": 24 * 60 * 60,
     "THORN_SIGNAL_HONORS_TRANSACTION": True,
     "THORN_SIGNATURE_HEADERS": "both",
+    "THORN_STREAM_HEARTBEAT": 15.0,
+    "THORN_STREAM_POLL_INTERVAL": 0.5,
+    "THORN_STREAM_REDIS_URL": None,
+    "THORN_STREAM_SUBSCRIPTION_TTL": 60 * 60.0,
     "THORN_SUBSCRIBERS": {},
     "THORN_SUBSCRIBERS_SECRET": None,
     "THORN_SUBSCRIBER_MODEL": None,
@@ -148,6 +153,18 @@ def _is_http_url(value: Any) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_redis_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    return parts.scheme in ("redis", "rediss") and bool(parts.hostname)
 
 
 def _is_header_value(value: Any) -> bool:
@@ -284,6 +301,9 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_MAX_RESPONSE_SIZE": SettingCheck(
         "thorn.E009", "an integer of at least 0 (bytes)", _is_int(0)
     ),
+    "THORN_MAX_STREAMS_PER_USER": SettingCheck(
+        "thorn.E071", "an integer of at least 0 (0 turns live streams off)", _is_int(0)
+    ),
     "THORN_MAX_SUBSCRIPTIONS_PER_USER": SettingCheck(
         "thorn.E016", "None (no limit) or an integer of at least 0", _is_int(0)
     ),
@@ -315,6 +335,18 @@ CHECKS: dict[str, SettingCheck] = {
     "THORN_SIGNAL_HONORS_TRANSACTION": SettingCheck("thorn.E013", "True or False", _is_bool),
     "THORN_SIGNATURE_HEADERS": SettingCheck(
         "thorn.E020", "'hook-hmac', 'standard' or 'both'", _is_one_of(SIGNATURE_HEADERS)
+    ),
+    "THORN_STREAM_HEARTBEAT": SettingCheck(
+        "thorn.E073", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
+    ),
+    "THORN_STREAM_POLL_INTERVAL": SettingCheck(
+        "thorn.E074", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
+    ),
+    "THORN_STREAM_REDIS_URL": SettingCheck(
+        "thorn.E072", "a redis://, rediss:// or unix:// URL", _is_redis_url
+    ),
+    "THORN_STREAM_SUBSCRIPTION_TTL": SettingCheck(
+        "thorn.E070", "a number of seconds greater than 0", _is_seconds(0, inclusive=False)
     ),
     "THORN_SUBSCRIBERS": SettingCheck(
         "thorn.E002", "a mapping of event pattern to subscribers", _is_mapping

@@ -32,6 +32,7 @@ from thorn.validators import deserialize_validators, serialize_validators
 __all__ = [
     "CALLBACKS",
     "PING_EVENT",
+    "STORED_PAYLOAD",
     "Delivery",
     "Message",
     "Options",
@@ -46,6 +47,9 @@ __all__ = [
 ]
 
 Callback = Callable[..., Any]
+
+#: The key of a stored message's payload as JSON text, in the order of its keys.
+STORED_PAYLOAD = "payload_json"
 
 #: The callbacks of :class:`Options`, by name.
 CALLBACKS = ("on_success", "on_error", "on_timeout")
@@ -289,25 +293,37 @@ def _jsonable(payload: Any) -> Any:
 def encode_message(message: Message, *, stored: bool = False) -> dict[str, Any]:
     """Return ``message`` as JSON-safe data: the keyword arguments of ``send_event``.
 
-    With ``stored``, for the outbox (see :func:`encode_options`).
+    With ``stored``, for the outbox (see :func:`encode_options`); the
+    payload is also kept as its JSON text (:data:`STORED_PAYLOAD`).
 
     Raises:
         TypeError: if the payload or an option cannot be sent as JSON.
     """
-    return {
+    text = thorn_json.dumps(message.payload)
+    data = {
         "id": message.id,
         "event": message.event,
-        "payload": _jsonable(message.payload),
+        "payload": json.loads(text),
         "sender": pk_of(message.sender),
         **encode_options(message.options, stored=stored),
     }
+    if stored:
+        # The payload as text too: PostgreSQL's jsonb (and MySQL) reorder the
+        # keys of what they store, and a retry or a live stream must send the
+        # bytes of the first attempt.
+        data[STORED_PAYLOAD] = text
+    return data
 
 
 def decode_message(data: Mapping[str, Any]) -> Message:
-    """Rebuild a :class:`Message` from :func:`encode_message` output."""
+    """Rebuild a :class:`Message` from :func:`encode_message` output.
+
+    A stored message's payload keeps the order of its keys.
+    """
+    text = data.get(STORED_PAYLOAD)
     return Message(
         event=data["event"],
-        payload=data.get("payload"),
+        payload=data.get("payload") if text is None else json.loads(text),
         sender=data.get("sender"),
         options=decode_options(data),
         id=data.get("id") or new_id(),

@@ -18,6 +18,7 @@ least once, and a delivery recorded as made is never made again.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -166,8 +167,19 @@ def relay(limit: int = 100) -> None:
 
 @shared_task(name="thorn.tasks.prune", ignore_result=True)
 def prune() -> None:
-    """Delete records older than ``THORN_DELIVERY_RETENTION`` (see :mod:`thorn.relay`)."""
-    prune_records(current_app())
+    """Delete records older than ``THORN_DELIVERY_RETENTION`` (see :mod:`thorn.relay`).
+
+    Under Django, delete the stream-only subscriptions nobody read for
+    ``THORN_STREAM_SUBSCRIPTION_TTL`` too, as ``manage.py thorn prune`` does.
+    """
+    app = current_app()
+    prune_records(app)
+    subscriber_model = getattr(app.env, "Subscriber", None)
+    if subscriber_model is not None:
+        from thorn.django.stream.leases import prune_stream_subscriptions
+
+        ttl = timedelta(seconds=float(app.settings.THORN_STREAM_SUBSCRIPTION_TTL))
+        prune_stream_subscriptions(subscriber_model, ttl)
 
 
 # -- a worker with unusable settings does not start (issue 11) ------------------

@@ -21,6 +21,8 @@ INSTALLED_APPS = [
     # The webhooks portal's CSS and JS, served by StaticLiveServerTestCase.
     "django.contrib.staticfiles",
     "rest_framework",
+    # Its tokens log `python -m thorn listen` in (t/proj/asgi_settings.py).
+    "rest_framework.authtoken",
     "thorn.django",
     # Django's task framework (THORN_DISPATCHER = "tasks"): the backport is
     # an app before Django 6; django_tasks_db is its database backend.

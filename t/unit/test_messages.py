@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from thorn.generic.subscriber import StaticSubscriber
 from thorn.messages import (
+    STORED_PAYLOAD,
     Delivery,
     Message,
     Options,
@@ -211,3 +212,16 @@ class TestValues:
         message = Message("a.b", {})
         with pytest.raises(AttributeError):
             message.event = "c.d"  # type: ignore[misc]
+
+
+def test_a_stored_payload_keeps_the_order_of_its_keys():
+    """A database that reorders stored JSON keys (jsonb) cannot change the body sent later."""
+    message = Message("article.created", {"event": "e", "ref": "r", "data": {"z": 1, "a": 2}}, None)
+    stored = encode_message(message, stored=True)
+    reordered = {**stored, "payload": json.loads(json.dumps(stored["payload"], sort_keys=True))}
+
+    payload = decode_message(reordered).payload
+
+    assert ["event", "ref", "data"] == list(payload)
+    assert ["z", "a"] == list(payload["data"])
+    assert STORED_PAYLOAD not in encode_message(message)  # not in broker messages

@@ -66,12 +66,14 @@ class SubscriberAdmin(_ModelAdmin):
 
     .. versionchanged:: 2.0
         The "Rotate secret" and "Enable" actions, the health, the filter,
-        the lease and the verification of intent.
+        the lease, the verification of intent, the delivery mode (POST or
+        stream only) and when the stream was last read.
     """
 
     list_display = (
         "event",
         "display_url",
+        "delivery_mode",
         "user",
         "is_active",
         "verified",
@@ -80,7 +82,14 @@ class SubscriberAdmin(_ModelAdmin):
         "failing_since",
         "updated_at",
     )
-    list_filter = ("is_active", "verified", "event", "content_type", "hmac_digest")
+    list_filter = (
+        "is_active",
+        "verified",
+        "delivery_mode",
+        "event",
+        "content_type",
+        "hmac_digest",
+    )
     search_fields = ("url",)
     readonly_fields = (
         "uuid",
@@ -92,6 +101,7 @@ class SubscriberAdmin(_ModelAdmin):
         "previous_hmac_secret_expires",
         "verification_error",
         "verification_attempted_at",
+        "stream_seen_at",
         "created_at",
         "updated_at",
     )
@@ -100,6 +110,7 @@ class SubscriberAdmin(_ModelAdmin):
     fields = (
         "uuid",
         "event",
+        "delivery_mode",
         "url",
         "user",
         "content_type",
@@ -117,6 +128,7 @@ class SubscriberAdmin(_ModelAdmin):
         "failing_since",
         "last_delivery",
         "deliveries",
+        "stream_seen_at",
         "created_at",
         "updated_at",
     )

@@ -38,6 +38,7 @@ def register() -> None:
         check_settings,
         check_signer,
         check_lease,
+        check_stream_redis,
         check_dispatcher,
         check_tasks,
         check_subscribers,
@@ -130,6 +131,26 @@ def check_lease(**kwargs: Any) -> list[checks.CheckMessage]:
             hint="Keep THORN_DELIVERY_LEASE well above THORN_EVENT_TIMEOUT (60 and 3 seconds "
             "by default).",
             id="thorn.W003",
+        )
+    ]
+
+
+def check_stream_redis(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when ``THORN_STREAM_REDIS_URL`` is set but the ``redis`` package is missing.
+
+    .. versionadded:: 2.0
+    """
+    if not _checked("THORN_STREAM_REDIS_URL") or not _app().settings.THORN_STREAM_REDIS_URL:
+        return []
+    if find_spec("redis") is not None:
+        return []
+    return [
+        checks.Warning(
+            "THORN_STREAM_REDIS_URL is set, but the redis package is not installed: "
+            "live streams will fail to start.",
+            hint="pip install redis (or 'thorn[stream]'), or unset THORN_STREAM_REDIS_URL "
+            "to let streams poll the delivery records.",
+            id="thorn.W070",
         )
     ]
 

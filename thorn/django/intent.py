@@ -85,8 +85,11 @@ def verify_intent(subscription: Any, app: Thorn | None = None) -> bool:
     """Ask ``subscription``'s URL to confirm it; record and return whether it did.
 
     Saves ``verified``, ``verification_error`` (empty on success) and
-    ``verification_attempted_at``.
+    ``verification_attempted_at``.  A stream-only subscription has no URL
+    to ask: it is verified as it is (``True``, nothing sent nor saved).
     """
+    if not subscription.url:
+        return True
     app = app_or_default(app)
     challenge = secrets.token_urlsafe(32)
     url = challenge_url(
@@ -116,7 +119,10 @@ def announce_unsubscribe(subscription: Any, app: Thorn | None = None) -> None:
     """Tell ``subscription``'s URL that it was unsubscribed (``hub.mode=unsubscribe``).
 
     Informational: the answer is not checked, and a failure is only logged.
+    A stream-only subscription has no URL to tell.
     """
+    if not subscription.url:
+        return
     app = app_or_default(app)
     url = challenge_url(
         subscription.url,

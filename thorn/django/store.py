@@ -8,6 +8,12 @@ a delivery holds it for ``THORN_DELIVERY_LEASE`` seconds under a token, an
 attempt is made only while its token holds, and a delivery still held after
 its lease (its worker died) is taken over by the relay.
 
+The deliveries of a stream-only subscription are recorded in the
+``streamed`` state when they are planned, whatever
+``THORN_DELIVERY_RECORDS`` says, and never attempted: they are read from
+the subscription's live stream (:mod:`thorn.django.stream`).  Each new record
+wakes up the streams of its subscription (:mod:`thorn.django.stream.notify`).
+
 .. versionadded:: 2.0
 """
 
@@ -35,6 +41,7 @@ from thorn.django.models.records import (
     MessageRecord,
     State,
 )
+from thorn.django.stream.notify import notify_after_commit
 from thorn.messages import Delivery, Message, decode_message, encode_message
 from thorn.store import Backlog, DueDelivery, Recovered, Result, Store
 from thorn.utils.log import get_logger
@@ -43,7 +50,7 @@ if TYPE_CHECKING:
     from thorn.conf import Settings
     from thorn.outcome import Outcome
 
-__all__ = ["RECOVERABLE", "DjangoStore", "new_lease"]
+__all__ = ["RECOVERABLE", "DjangoStore", "new_lease", "streams_only"]
 
 logger = get_logger(__name__)
 
@@ -78,6 +85,11 @@ def _due_again(now: datetime) -> dict[str, Any]:
         "next_attempt_at": now,
         "completed_at": None,
     }
+
+
+def streams_only(delivery: Delivery) -> bool:
+    """True when ``delivery`` is for a stream-only subscription (never POSTed)."""
+    return bool(getattr(delivery.subscriber, "streams_only", False))
 
 
 def _free(now: datetime) -> Q:
@@ -145,11 +157,15 @@ class DjangoStore(Store):
         Three queries in one transaction: the message (written to the
         outbox now, if it was not), its deliveries (those recorded by an
         earlier planning are left as they are), and which of them are ours.
+        The deliveries of stream-only subscriptions are recorded as
+        ``streamed`` (one more query) and never taken.
         """
         if not deliveries:
             return []
         now = timezone.now()
         lease = new_lease()
+        streamed = [delivery for delivery in deliveries if streams_only(delivery)]
+        posted = [delivery for delivery in deliveries if not streams_only(delivery)]
         with transaction.atomic(using=self.db):
             insert(
                 MessageRecord,
@@ -158,35 +174,54 @@ class DjangoStore(Store):
                 on_conflict="update",
                 update=["planned_at"],
             )
-            if not self.records_everything:
-                return list(deliveries)  # recorded when they fail
+            if streamed:
+                rows = [
+                    self._planned_row(message, delivery, now, State.STREAMED, completed_at=now)
+                    for delivery in streamed
+                ]
+                insert(DeliveryRecord, rows, using=self.db, on_conflict="ignore")
+            recorded = streamed if not self.records_everything else deliveries
+            notify_after_commit(self.settings, {d.subscriber.uuid for d in recorded}, self.db)
+            if not posted or not self.records_everything:
+                return posted  # recorded when they fail
             locked_until = now + self._lease_period()
             rows = [
-                {
-                    "id": delivery.id,
-                    "message_id": message.id,
-                    "subscription": delivery.subscriber.uuid,
-                    "event": delivery.event,
-                    "url": delivery.subscriber.url,
-                    "state": State.PENDING,
-                    "next_attempt_at": now,
-                    "locked_until": locked_until,
-                    "lease": lease,
-                    "created_at": now,
-                }
-                for delivery in deliveries
+                self._planned_row(
+                    message,
+                    delivery,
+                    now,
+                    State.PENDING,
+                    next_attempt_at=now,
+                    locked_until=locked_until,
+                    lease=lease,
+                )
+                for delivery in posted
             ]
             # The rows inserted now are ours; those recorded before are not.
             taken = insert(
                 DeliveryRecord, rows, using=self.db, on_conflict="ignore", returning=True
             )
             if taken is None:
-                ids = [delivery.id for delivery in deliveries]
+                ids = [delivery.id for delivery in posted]
                 records = DeliveryRecord.objects.using(self.db)
                 found = records.filter(id__in=ids, lease=lease).values_list("id", flat=True)
                 taken = [str(i) for i in found]
         mine = set(taken)
-        return [replace(d, lease=lease) for d in deliveries if d.id in mine]
+        return [replace(d, lease=lease) for d in posted if d.id in mine]
+
+    def _planned_row(
+        self, message: Message, delivery: Delivery, now: datetime, state: str, **fields: Any
+    ) -> dict[str, Any]:
+        return {
+            "id": delivery.id,
+            "message_id": message.id,
+            "subscription": delivery.subscriber.uuid,
+            "event": delivery.event,
+            "url": delivery.subscriber.url,
+            "state": state,
+            "created_at": now,
+            **fields,
+        }
 
     def _message_row(self, message: Message, now: datetime, **fields: Any) -> dict[str, Any]:
         return {
@@ -235,6 +270,9 @@ class DjangoStore(Store):
         ]
         if recorded:
             with transaction.atomic(using=self.db):
+                if not self.records_everything:  # the first record of a failure
+                    subscriptions = {result.request.subscriber.uuid for result in recorded}
+                    notify_after_commit(self.settings, subscriptions, self.db)
                 insert(
                     DeliveryRecord,
                     [self._delivery_row(result, now) for result in recorded],
@@ -472,11 +510,14 @@ class DjangoStore(Store):
         Their state becomes ``retrying`` (``pending`` if never attempted)
         until the attempt is recorded; the lease keeps the relay off them
         while the caller hands them over, and gives them to the relay if it
-        never does.
+        never does.  ``streamed`` deliveries are never POSTed: they are left
+        as they are.
         """
         now = timezone.now()
         lease = new_lease()
-        takeable = Q(id__in=list(ids)) & (~Q(state__in=ACTIVE) | _free(now))
+        takeable = (
+            Q(id__in=list(ids)) & ~Q(state=State.STREAMED) & (~Q(state__in=ACTIVE) | _free(now))
+        )
         records = DeliveryRecord.objects.using(self.db)
         with transaction.atomic(using=self.db):
             taken = list(self._skip_locked(records.filter(takeable)).values_list("id", flat=True))

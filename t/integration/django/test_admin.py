@@ -68,6 +68,7 @@ def add_form(**fields: str) -> dict[str, str]:
     return {
         "event": "article.created",
         "url": "https://added.example.com/hook",
+        "delivery_mode": "post",
         "user": "",
         "content_type": "application/json",
         "hmac_digest": "sha256",

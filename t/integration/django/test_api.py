@@ -69,6 +69,8 @@ DOC_KEYS = [
     "verified",
     "verification_error",
     "verification_attempted_at",
+    # new in 2.0: "post" or "stream"
+    "delivery",
 ]
 #: The keys of an item of the documented list ("Listing subscriptions"): no secret.
 LIST_KEYS = [key for key in DOC_KEYS if key not in ("hmac_secret", "signing_secret")]
@@ -275,14 +277,15 @@ def test_browsable_list_shows_no_secret(api, alice):
 
 
 def test_options_describes_the_writable_fields(api):
-    """OPTIONS /hooks/ (authenticated) is 200 and describes POST: event and url are required."""
+    """OPTIONS /hooks/ (authenticated) is 200 and describes POST: event is required."""
     response = api.options(LIST)
 
     assert 200 == response.status_code
     post = response.json()["actions"]["POST"]
     # lease_seconds is write-only: in OPTIONS, not in the answers.
     assert [*DOC_KEYS[:17], "lease_seconds", *DOC_KEYS[17:]] == list(post)
-    assert ["event", "url"] == [name for name, info in post.items() if info["required"]]
+    # The URL is required unless "delivery" is "stream" (2.0): the serializer checks it.
+    assert ["event"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
     assert [
         "event",
@@ -293,6 +296,7 @@ def test_options_describes_the_writable_fields(api):
         "is_active",
         "filter",
         "lease_seconds",
+        "delivery",
     ] == writable
 
 
@@ -726,6 +730,7 @@ def test_code_and_the_admin_are_not_limited(settings, alice, admin_client):
         {
             "event": "article.created",
             "url": "https://admin.example/hook",
+            "delivery_mode": "post",
             "user": str(alice.pk),
             "content_type": "application/json",
             "hmac_digest": "sha256",

@@ -86,6 +86,7 @@ RECOVER = "/hooks/{uuid}/recover/"
 PING = "/hooks/{uuid}/ping/"
 VERIFY = "/hooks/{uuid}/verify/"
 EVENTS = "/hooks/events/"
+STREAM = "/hooks/{uuid}/stream/"
 #: The fields a client may send in a subscription.
 WRITABLE = {
     "event",
@@ -96,6 +97,7 @@ WRITABLE = {
     "is_active",
     "filter",
     "lease_seconds",
+    "delivery",
 }
 
 #: Bounds of the fuzzing: the whole file runs in a few seconds.
@@ -122,7 +124,7 @@ def test_shipped_schema_is_valid_openapi_3():
     validate_schema(SCHEMA)  # type: ignore[no-untyped-call]
 
 
-def test_schema_describes_the_fifteen_operations():
+def test_schema_describes_the_sixteen_operations():
     operations = {
         (route, method): operation
         for route, methods in SCHEMA["paths"].items()
@@ -144,6 +146,7 @@ def test_schema_describes_the_fifteen_operations():
         (PING, "post"),
         (VERIFY, "post"),
         (EVENTS, "get"),
+        (STREAM, "get"),
     } == set(operations)
     ids = [operation["operationId"] for operation in operations.values()]
     assert len(ids) == len(set(ids))
@@ -196,7 +199,8 @@ def test_request_bodies_hold_only_writable_fields(route, method):
     body = request_component(route, method)
     assert WRITABLE == set(body["properties"])
     partial = route == DETAIL and method in ("patch", "post")
-    assert ([] if partial else ["event", "url"]) == body.get("required", [])
+    # The URL is required unless "delivery" is "stream": the serializer checks it.
+    assert ([] if partial else ["event"]) == body.get("required", [])
 
 
 def test_rotate_secret_takes_no_body_and_answers_the_subscription():
@@ -268,11 +272,21 @@ def test_the_catalog_is_a_list_of_events():
     assert ["since"] == request_component(RECOVER, "post")["required"]
 
 
+def test_the_stream_is_server_sent_events_and_may_resume():
+    """GET /hooks/<uuid>/stream/: a text/event-stream, Last-Event-ID, 400/404/429 as JSON."""
+    operation = SCHEMA["paths"][STREAM]["get"]
+    assert ["text/event-stream"] == list(operation["responses"]["200"]["content"])
+    assert {"200", "400", "403", "404", "429"} == set(operation["responses"])
+    parameters = {(p["in"], p["name"]) for p in operation["parameters"]}
+    assert {("path", "uuid"), ("header", "Last-Event-ID"), ("query", "last_event_id")} == parameters
+
+
 def test_deliveries_are_paginated_by_cursor_and_filtered():
     parameters = {p["name"]: p for p in SCHEMA["paths"][DELIVERIES]["get"]["parameters"]}
     assert {"uuid", "cursor", "page_size", "status", "event"} == set(parameters)
     statuses = parameters["status"]["schema"]["items"]["enum"]
-    assert sorted(["pending", "retrying", "succeeded", "failed", "cancelled"]) == statuses
+    expected = ["pending", "retrying", "succeeded", "failed", "cancelled", "streamed"]
+    assert sorted(expected) == statuses
     page = component(response_schema(DELIVERIES, "get", 200))
     assert {"next", "previous", "results"} == set(page["properties"])
 
@@ -306,6 +320,7 @@ def test_generation_at_another_prefix():
         "/api/v2/hooks/{uuid}/ping/",
         "/api/v2/hooks/{uuid}/verify/",
         "/api/v2/hooks/events/",
+        "/api/v2/hooks/{uuid}/stream/",
     } == set(generated["paths"])
     assert SCHEMA["components"] == generated["components"]
 
@@ -735,6 +750,8 @@ def conforming(name: str, prop: dict[str, Any]) -> st.SearchStrategy[Any]:
     prop = resolve(prop)
     if "enum" in prop:
         return st.sampled_from(prop["enum"])
+    if "oneOf" in prop:  # a URL, or "" (stream-only subscriptions have none)
+        return st.one_of([conforming(name, option) for option in prop["oneOf"]])
     if prop["type"] == "string":
         low, high = prop.get("minLength", 0), prop.get("maxLength")
         if prop.get("format") == "date-time":

@@ -229,6 +229,17 @@ MISTYPED = [
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", 2.5, "thorn.E016", id="limit-float"),
     pytest.param("THORN_MAX_SUBSCRIPTIONS_PER_USER", False, "thorn.E016", id="limit-bool"),
     pytest.param("THORN_ATTEMPT_RESPONSE_BYTES", -1, "thorn.E018", id="response-bytes-negative"),
+    pytest.param("THORN_STREAM_SUBSCRIPTION_TTL", 0, "thorn.E070", id="stream-ttl-zero"),
+    pytest.param("THORN_STREAM_SUBSCRIPTION_TTL", "1h", "thorn.E070", id="stream-ttl-string"),
+    pytest.param("THORN_MAX_STREAMS_PER_USER", -1, "thorn.E071", id="streams-negative"),
+    pytest.param("THORN_MAX_STREAMS_PER_USER", 2.5, "thorn.E071", id="streams-float"),
+    pytest.param(
+        "THORN_STREAM_REDIS_URL", "localhost:6379", "thorn.E072", id="stream-redis-no-scheme"
+    ),
+    pytest.param("THORN_STREAM_REDIS_URL", "http://r:6379", "thorn.E072", id="stream-redis-http"),
+    pytest.param("THORN_STREAM_REDIS_URL", 6379, "thorn.E072", id="stream-redis-int"),
+    pytest.param("THORN_STREAM_HEARTBEAT", 0, "thorn.E073", id="stream-heartbeat-zero"),
+    pytest.param("THORN_STREAM_POLL_INTERVAL", -1, "thorn.E074", id="stream-poll-negative"),
     pytest.param("THORN_DELIVERY_LEASE", 0, "thorn.E019", id="lease-zero"),
     pytest.param("THORN_DELIVERY_RECORDS", "none", "thorn.E030", id="records-none"),
     pytest.param("THORN_DELIVERY_RETENTION", "30d", "thorn.E031", id="retention-string"),

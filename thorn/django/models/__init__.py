@@ -1,7 +1,8 @@
 """thorn's models: the subscriptions, and the records of their deliveries.
 
 :class:`Subscriber` is a subscription (Thorn 1.5's table); the delivery
-records are in ``thorn.django.models.records``.
+records are in ``thorn.django.models.records``, the leases of live streams
+in ``thorn.django.models.streams``.
 
 .. versionchanged:: 2.0
     A package: ``thorn.django.models.subscriber`` and
@@ -19,6 +20,7 @@ from thorn.django.models.records import (
     MessageRecord,
     State,
 )
+from thorn.django.models.streams import StreamLease
 from thorn.django.models.subscriber import (
     CHAR_MAX_LENGTH,
     CONTENT_TYPES,
@@ -39,6 +41,7 @@ __all__ = [
     "DeliveryRecord",
     "MessageRecord",
     "State",
+    "StreamLease",
     "Subscriber",
     "SubscriptionsVersion",
     "random_secret64",

@@ -33,6 +33,8 @@ class State:
     FAILED = "failed"
     #: Not attempted any more, because its subscription was disabled or removed.
     CANCELLED = "cancelled"
+    #: Recorded for the live stream of a stream-only subscription, never POSTed.
+    STREAMED = "streamed"
 
     #: The states, with their names.
     choices = [
@@ -41,6 +43,7 @@ class State:
         (SUCCEEDED, _("succeeded")),
         (FAILED, _("failed")),
         (CANCELLED, _("cancelled")),
+        (STREAMED, _("streamed")),
     ]
 
 

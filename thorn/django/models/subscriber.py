@@ -1,4 +1,4 @@
-"""The Subscriber model: a subscription of a URL to an event pattern."""
+"""The Subscriber model: a subscription of a URL (or of a live stream) to an event pattern."""
 
 from __future__ import annotations
 
@@ -29,9 +29,12 @@ from thorn.utils.redact import redact_url
 __all__ = [
     "CHAR_MAX_LENGTH",
     "CONTENT_TYPES",
+    "DELIVERY_MODES",
     "DISABLED_BY_HAND",
     "HEALTH_FIELDS",
     "HMAC_DIGESTS",
+    "POST",
+    "STREAM",
     "URL_MAX_LENGTH",
     "Subscriber",
     "random_secret64",
@@ -53,6 +56,13 @@ HMAC_DIGESTS = ("sha1", "sha256", "sha512")
 HEALTH_FIELDS = ("disabled_reason", "disabled_at", "failing_since")
 #: The ``disabled_reason`` of a subscription saved inactive without one.
 DISABLED_BY_HAND = "disabled by hand"
+#: ``delivery_mode`` of a subscription whose deliveries are POSTed to its URL.
+POST = "post"
+#: ``delivery_mode`` of a stream-only subscription: it has no URL, and its
+#: deliveries are recorded for its live stream, never POSTed.
+STREAM = "stream"
+#: How a subscription gets its deliveries.
+DELIVERY_MODES = (POST, STREAM)
 
 
 def random_secret64() -> str:
@@ -109,7 +119,11 @@ class Subscriber(models.Model, SubscriberModelMixin):
         :doc:`/userguide/delivery`); the secret can be rotated with a grace
         period (:meth:`rotate_secret`, migration ``0005``); ``filter``,
         ``expires_at``, ``verified`` and the verification fields are new
-        (migration ``0008``): see :doc:`/userguide/rest-api`.
+        (migration ``0008``): see :doc:`/userguide/rest-api`;
+        ``delivery_mode``: a ``stream`` subscription has no URL; its
+        deliveries are only read from its live stream
+        (:doc:`/userguide/stream`); ``stream_seen_at`` is when a client last
+        read it (migration ``0009``).
     """
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, editable=False, unique=True)
@@ -122,7 +136,29 @@ class Subscriber(models.Model, SubscriberModelMixin):
             'Event pattern to subscribe to: "article.created", "article.*", "*.created" or "*".'
         ),
     )
-    url = models.URLField(_("URL"), max_length=URL_MAX_LENGTH, help_text=_("Destination URL."))
+    url = models.URLField(
+        _("URL"),
+        max_length=URL_MAX_LENGTH,
+        blank=True,
+        help_text=_("Destination URL (none for a stream-only subscription)."),
+    )
+    delivery_mode = models.CharField(
+        _("delivery"),
+        max_length=16,
+        choices=[(POST, _("POST to the URL")), (STREAM, _("stream only"))],
+        default=POST,
+        help_text=_(
+            "post: deliveries are POSTed to the URL; stream: no URL, deliveries are only "
+            "read from the subscription's live stream."
+        ),
+    )
+    stream_seen_at = models.DateTimeField(
+        _("stream last read at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When a client last read this subscription's live stream."),
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -228,6 +264,8 @@ class Subscriber(models.Model, SubscriberModelMixin):
         verbose_name_plural = _("subscribers")
 
     def __str__(self) -> str:
+        if self.streams_only:
+            return f"{self.event} -> (stream)"
         return f"{self.event} -> {Truncator(redact_url(self.url)).chars(43)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
@@ -264,6 +302,14 @@ class Subscriber(models.Model, SubscriberModelMixin):
             signal.send_robust(
                 type(self), subscription=self, reason=self.disabled_reason, outcome=None
             )
+
+    @property
+    def streams_only(self) -> bool:
+        """True for a stream-only subscription (``delivery_mode`` is ``"stream"``).
+
+        .. versionadded:: 2.0
+        """
+        return self.delivery_mode == STREAM
 
     def user_ident(self) -> Any:
         """Return the owner's primary key (without loading the user), or ``None``."""
@@ -354,12 +400,19 @@ class Subscriber(models.Model, SubscriberModelMixin):
         super().clean_fields(exclude)
 
     def clean(self) -> None:
-        """Refuse events that are not in ``THORN_EVENT_CHOICES``, when it is set."""
+        """Refuse events not in ``THORN_EVENT_CHOICES`` (when set), and a URL that does not fit.
+
+        A ``post`` subscription needs a URL; a ``stream`` one has none.
+        """
         choices = [value for value, _label in event_choices(current_app().settings)]
         if choices and self.event not in choices:
             raise ValidationError(
                 {"event": _("%(value)r is not one of THORN_EVENT_CHOICES.") % {"value": self.event}}
             )
+        if self.streams_only and self.url:
+            raise ValidationError({"url": _("A stream-only subscription has no URL.")})
+        if not self.streams_only and not self.url:
+            raise ValidationError({"url": _("This field is required.")})
 
 
 AbstractSubscriber.register(Subscriber)

@@ -271,13 +271,19 @@ class DeliveryRedeliver(SubscriptionScoped, generics.GenericAPIView[DeliveryReco
     The delivery keeps its id (the receiver gets the same ``Hook-Delivery``),
     whatever its status; its new attempt is made once the ``202`` is sent,
     in this process or by a worker, and recorded after the others.  A
-    disabled subscription, or a delivery being attempted right now, is a
-    409.
+    disabled subscription, a delivery being attempted right now, or a
+    ``streamed`` one (never POSTed: read it again from the stream, with
+    ``Last-Event-ID``), is a 409.
     """
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Make the delivery due now; answer 202 with it; then hand it over."""
         record = self.get_delivery()
+        if record.state == State.STREAMED:
+            raise Conflict(
+                "This delivery is for a stream-only subscription and is never POSTed: "
+                "read it again from the stream (Last-Event-ID)."
+            )
         self.require_active()
         redelivery = redeliver(current_app(), [str(record.id)])
         if not redelivery.ids:

@@ -74,7 +74,8 @@ SCHEMA_VERSION = "2"
 _DESCRIPTION = (
     "Subscribe URLs to the events of this site, list your subscriptions, "
     "change them and unsubscribe; see each subscription's deliveries and their "
-    "attempts, redeliver one, or recover what failed since a time. Every request "
+    "attempts, redeliver one, or recover what failed since a time; read a subscription's "
+    "deliveries as a live stream. Every request "
     "must be authenticated; each user sees and changes only their own subscriptions."
 )
 
@@ -113,7 +114,8 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("detail", "PUT"): (
         "hooks_update",
         "Replace a subscription",
-        "Change a subscription of the authenticated user; ``event`` and ``url`` are required.",
+        "Change a subscription of the authenticated user; ``event`` is required, and so is "
+        '``url`` unless ``delivery`` is ``"stream"``.',
     ),
     ("detail", "PATCH"): (
         "hooks_partial_update",
@@ -184,6 +186,16 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "description and model, and, when a serializer builds its ``data``, the JSON Schema "
         "of ``data`` and an example.",
     ),
+    ("stream", "GET"): (
+        "hooks_stream",
+        "Read a subscription's live stream",
+        "The deliveries of a subscription of the authenticated user as Server-Sent Events "
+        "(``text/event-stream``), as they are recorded: ``id`` is the delivery id, ``event`` "
+        "the event name, and ``data`` a JSON object with the ``body`` and the ``headers`` "
+        "(signed) of the delivery's POST. ``Last-Event-ID`` resumes after that delivery. "
+        "A comment is sent every 15 seconds. 429 when the user holds the most streams "
+        "they may open at once.",
+    ),
     ("rotate-secret", "POST"): (
         "hooks_rotate_secret",
         "Rotate the secret of a subscription",
@@ -196,7 +208,16 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
 
 
 #: Routes (see :func:`_route`) named by the last segment of their path.
-_ACTIONS = ("rotate-secret", "redeliver", "recover", "deliveries", "ping", "verify", "events")
+_ACTIONS = (
+    "rotate-secret",
+    "redeliver",
+    "recover",
+    "deliveries",
+    "ping",
+    "verify",
+    "events",
+    "stream",
+)
 
 
 def _route(path: str) -> str:
@@ -243,6 +264,7 @@ _ERRORS: dict[int, dict[str, Any]] = {
         "or the delivery is being attempted.",
     ),
     413: _json(_DETAIL, "The request body is larger than 16 KiB."),
+    429: _json(_DETAIL, "The caller holds the most live streams they may open at once."),
 }
 #: The errors each operation may answer, besides 403.
 _OPERATION_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
@@ -259,6 +281,12 @@ _OPERATION_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("recover", "POST"): (400, 404, 409, 413),
     ("ping", "POST"): (404, 409, 413),
     ("verify", "POST"): (404, 413),
+    ("stream", "GET"): (400, 404, 429),
+}
+#: The 200 of a live stream: Server-Sent Events.
+_EVENT_STREAM = {
+    "description": "Server-Sent Events, one per delivery, and a comment every 15 seconds.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
 #: Operations that answer 202 Accepted: the work is done after the answer.
 _ACCEPTED = {("redeliver", "POST"), ("recover", "POST"), ("ping", "POST")}
@@ -440,11 +468,28 @@ def _auto_schema_class() -> type[AutoSchema]:
             operation = (_route(self.path), self.method.upper())
             if operation in _ACCEPTED:
                 responses = {"202": responses.pop("200"), **responses}
+            if operation == ("stream", "GET"):
+                responses = {"200": copy.deepcopy(_EVENT_STREAM)}
             for code in (403, *_OPERATION_ERRORS.get(operation, ())):
                 responses[str(code)] = copy.deepcopy(_ERRORS[code])
             return responses
 
         def get_override_parameters(self) -> list[Any]:
+            if _route(self.path) == "stream":
+                resume = "Resume after this delivery id (the last event received)."
+                return [
+                    OpenApiParameter(
+                        "Last-Event-ID",
+                        OpenApiTypes.UUID,
+                        OpenApiParameter.HEADER,
+                        description=resume,
+                    ),
+                    OpenApiParameter(
+                        "last_event_id",
+                        OpenApiTypes.UUID,
+                        description=f"{resume} The header wins when both are sent.",
+                    ),
+                ]
             if _route(self.path) == "deliveries":
                 return [
                     OpenApiParameter(

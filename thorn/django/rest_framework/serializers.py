@@ -17,6 +17,7 @@ from thorn.catalog import catalog_matches
 from thorn.conf import event_choices
 from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
+from thorn.django.models.subscriber import DELIVERY_MODES, POST, STREAM
 from thorn.exceptions import FilterError, SecurityError
 from thorn.generic.filters import compile_filter
 from thorn.utils.hmac import signing_secret
@@ -96,11 +97,22 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     ``null`` removes the lease), which sets the read-only ``expires_at``.
     ``verified``, ``verification_error`` and ``verification_attempted_at``
     show the verification of intent (``THORN_VERIFY_INTENT``).
+    ``delivery`` is ``"post"`` (the default) or ``"stream"``: a stream-only
+    subscription has no URL, and its deliveries are only read from its live
+    stream.
     """
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     user = serializers.ReadOnlyField(source="user_id")
-    url = serializers.URLField(max_length=URL_MAX_LENGTH)
+    url = serializers.URLField(max_length=URL_MAX_LENGTH, required=False, allow_blank=True)
+    delivery = serializers.ChoiceField(
+        source="delivery_mode",
+        choices=DELIVERY_MODES,
+        required=False,
+        help_text='"post" (the default): deliveries are POSTed to the URL; "stream": '
+        "no URL, deliveries are only read from GET /hooks/<uuid>/stream/.",
+        error_messages={"invalid_choice": 'Not a delivery mode: use "post" or "stream".'},
+    )
     subscription = serializers.HyperlinkedIdentityField(
         view_name="webhook:detail", lookup_field="uuid", lookup_url_kwarg="uuid"
     )
@@ -151,6 +163,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "signing_secret",
             *HEALTH,
             *SUBSCRIBER_SIDE,
+            "delivery",
         )
         read_only_fields = (
             "created_at",
@@ -214,7 +227,12 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return value
 
     def validate_url(self, value: str) -> str:
-        """The URL must be ``http(s)`` and pass ``THORN_RECIPIENT_VALIDATORS``."""
+        """The URL must be ``http(s)`` and pass ``THORN_RECIPIENT_VALIDATORS`` (or be empty).
+
+        Whether it may be empty depends on the delivery mode (see :meth:`validate`).
+        """
+        if not value:
+            return value
         if value.partition(":")[0].lower() not in ("http", "https"):
             raise serializers.ValidationError("Only http and https URLs can subscribe.")
         app = current_app()
@@ -274,12 +292,29 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Refuse a duplicate; turn ``lease_seconds`` into ``expires_at``.
+        """Refuse a URL that does not fit the delivery mode, and a duplicate subscription.
 
-        With ``THORN_VERIFY_INTENT``, a new subscription, or one whose URL
-        changes, is not verified until its URL confirms it (see
-        :mod:`thorn.django.intent`).
+        A ``post`` subscription needs a URL; a ``stream`` one has none.
+        ``lease_seconds`` becomes ``expires_at``.  With ``THORN_VERIFY_INTENT``,
+        a new ``post`` subscription, or one whose URL changes, is not verified
+        until its URL confirms it (see :mod:`thorn.django.intent`); a
+        stream-only one has no URL to ask.
         """
+        mode = attrs.get("delivery_mode", getattr(self.instance, "delivery_mode", POST))
+        if "url" in attrs:
+            url = attrs["url"]
+        elif self.instance is not None and self.partial:
+            url = self.instance.url
+            if mode == STREAM:  # a subscription made stream-only loses its URL
+                attrs["url"] = url = ""
+        else:  # a POST, or a PUT (a full update)
+            url = ""
+        if mode == STREAM and url:
+            raise serializers.ValidationError(
+                {"url": ["A stream-only subscription has no URL: leave it out."]}
+            )
+        if mode == POST and not url:
+            raise serializers.ValidationError({"url": ["This field is required."]}, code="required")
         self.refuse_duplicate(attrs)
         if "lease_seconds" in attrs:
             lease = attrs.pop("lease_seconds")
@@ -290,7 +325,7 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "url" in attrs and attrs["url"] != self.instance.url
         )
         verifies = current_app().settings.THORN_VERIFY_INTENT
-        if url_changes and verifies and "verified" in self.Meta.fields:
+        if url_changes and verifies and mode == POST and "verified" in self.Meta.fields:
             attrs["verified"] = False
         return attrs
 
@@ -313,6 +348,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
 
         Event and URL are compared exactly as stored.  The views call it again
         inside the transaction that saves, with the owner's row locked.
+        Stream-only subscriptions have no URL, and are never duplicates: each
+        ``thorn listen`` makes its own.
 
         .. versionadded:: 2.0
         """
@@ -321,6 +358,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             return
         event = attrs["event"] if "event" in attrs else getattr(self.instance, "event", None)
         url = attrs["url"] if "url" in attrs else getattr(self.instance, "url", None)
+        if not url:
+            return
         others = self.Meta.model._default_manager.filter(user=owner, event=event, url=url)
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)

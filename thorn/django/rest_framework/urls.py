@@ -4,8 +4,10 @@
 ``webhook:verify`` for subscriptions; ``webhook:deliveries``,
 ``webhook:delivery``, ``webhook:redeliver``, ``webhook:recover`` and
 ``webhook:ping`` for their deliveries (see
-:mod:`thorn.django.rest_framework.deliveries`); ``webhook:events`` for the
-event catalog (see :mod:`thorn.django.rest_framework.catalog`).
+:mod:`thorn.django.rest_framework.deliveries`); ``webhook:stream`` for their
+live stream (see :mod:`thorn.django.rest_framework.stream`);
+``webhook:events`` for the event catalog (see
+:mod:`thorn.django.rest_framework.catalog`).
 
 .. code-block:: python
 
@@ -28,6 +30,7 @@ from thorn.django.rest_framework.deliveries import (
     SubscriberPing,
     SubscriberRecover,
 )
+from thorn.django.rest_framework.stream import SubscriberStream
 from thorn.django.rest_framework.views import (
     SubscriberDetail,
     SubscriberList,
@@ -73,4 +76,5 @@ urlpatterns = [
     path("<webhook_uuid:uuid>/ping/", SubscriberPing.as_view(), name="ping"),
     path("<webhook_uuid:uuid>/verify/", SubscriberVerify.as_view(), name="verify"),
     path("events/", EventCatalog.as_view(), name="events"),
+    path("<webhook_uuid:uuid>/stream/", SubscriberStream.as_view(), name="stream"),
 ]

@@ -1,7 +1,8 @@
-"""``manage.py thorn prune``: delete old delivery records, and subscriptions expired long ago.
+"""``manage.py thorn prune``: delete old records, and subscriptions expired or forgotten.
 
 .. versionchanged:: 2.0
-    Expired subscriptions are deleted too (see :mod:`thorn.django.leases`).
+    Expired subscriptions are deleted too (see :mod:`thorn.django.leases`),
+    and stream-only subscriptions nobody reads (see :doc:`/userguide/stream`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.core.management import CommandError
 from thorn._state import current_app
 from thorn.django.leases import expired_grace, prune_expired
 from thorn.django.management.subcommands import base
+from thorn.django.stream.leases import prune_stream_subscriptions
 
 __all__ = ["Subcommand"]
 
@@ -23,13 +25,15 @@ class Subcommand(base.Subcommand):
     """Delete the records older than ``THORN_DELIVERY_RETENTION`` (or ``--days``), in batches.
 
     And the subscriptions whose lease ended more than
-    ``THORN_EXPIRED_SUBSCRIPTION_GRACE`` ago.
+    ``THORN_EXPIRED_SUBSCRIPTION_GRACE`` ago, and the stream-only
+    subscriptions whose stream nobody read for ``THORN_STREAM_SUBSCRIPTION_TTL``.
     """
 
     help = (
         "Delete delivery records (messages, deliveries, attempts) older than "
         "THORN_DELIVERY_RETENTION; deliveries with attempts still to make are kept. "
-        "Delete subscriptions expired for longer than THORN_EXPIRED_SUBSCRIPTION_GRACE."
+        "Delete subscriptions expired for longer than THORN_EXPIRED_SUBSCRIPTION_GRACE, "
+        "and the stream-only subscriptions nobody read for THORN_STREAM_SUBSCRIPTION_TTL."
     )
 
     @classmethod
@@ -55,6 +59,8 @@ class Subcommand(base.Subcommand):
         deleted = app.store.prune(datetime.now(timezone.utc) - retention)
         grace = expired_grace(app)
         expired = prune_expired(app, grace=grace)
+        ttl = timedelta(seconds=float(app.settings.THORN_STREAM_SUBSCRIPTION_TTL))
+        forgotten = prune_stream_subscriptions(app.env.Subscriber, ttl)  # type: ignore[attr-defined]
         if options["json"]:
             self.write_json(
                 {
@@ -62,8 +68,10 @@ class Subcommand(base.Subcommand):
                     "retention_seconds": retention.total_seconds(),
                     "expired_subscriptions": expired,
                     "grace_seconds": grace.total_seconds(),
+                    "stream_subscriptions_deleted": forgotten,
                 }
             )
         else:
             self.write(f"Deleted {deleted} records older than {retention}.")
             self.write(f"Deleted {expired} subscriptions expired for longer than {grace}.")
+            self.write(f"Deleted {forgotten} stream-only subscriptions nobody read for {ttl}.")
