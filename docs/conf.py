@@ -123,7 +123,7 @@ TYPE_HINT_TARGETS = {
     "Dispatcher": "thorn.dispatch.base.Dispatcher",
     # ``Callback = Callable[..., Any]`` (thorn.events, thorn.request)
     "Callback": "collections.abc.Callable",
-    # ``from datetime import timedelta`` (thorn.django.stream.leases)
+    # ``from datetime import timedelta`` (thorn.django.leases, thorn.django.stream.leases)
     "timedelta": "datetime.timedelta",
     # ``from thorn.validators import Resolver`` (thorn.transport)
     "Resolver": "collections.abc.Callable",
@@ -141,8 +141,6 @@ TYPE_HINT_TARGETS = {
     "TaskResult": "django.tasks.TaskResult",
     "BaseTaskBackend": "django.tasks.backends.base.BaseTaskBackend",
     "Logger": "logging.Logger",
-    # ``from datetime import timedelta`` (thorn.django.leases)
-    "timedelta": "datetime.timedelta",
 }
 
 # -- extlinks ----------------------------------------------------------------

@@ -306,6 +306,50 @@ def test_subscribing_through_the_portal(web, alice, receiver):
     )
 
 
+def test_a_filter_and_a_lease_through_the_portal(web, alice, receiver):
+    """The filter and the lease are the API's; an empty lease leaves it as it is on an edit."""
+    data = {
+        "event": "article.created",
+        "url": receiver.url("/new"),
+        "filter": '{"data__state__eq": "PUBLISHED"}',
+        "lease_seconds": "3600",
+    }
+    web.post(url("create"), data)
+    subscription = Subscriber.objects.get()
+    expires_at = subscription.expires_at
+    assert {"data__state__eq": "PUBLISHED"} == subscription.filter
+    assert timedelta(seconds=3590) < expires_at - timezone.now() <= timedelta(seconds=3600)
+
+    web.post(
+        url("edit", subscription.uuid), {**data, "url": receiver.url("/moved"), "lease_seconds": ""}
+    )
+
+    subscription.refresh_from_db()
+    assert (receiver.url("/moved"), expires_at) == (subscription.url, subscription.expires_at)
+
+
+def test_a_bad_filter_gets_the_apis_messages_by_key(web, api):
+    """A filter the API refuses shows its messages, each with its key."""
+    data = {"event": "article.created", "url": "http://127.0.0.1/", "filter": {"data__x__zz": 1}}
+    rest = api.post("/hooks/", data, format="json")
+    portal = web.post(url("create"), {**data, "filter": '{"data__x__zz": 1}'})
+
+    [message] = rest.json()["filter"]["data__x__zz"]
+    assert (400, 400) == (portal.status_code, rest.status_code)
+    assert [f"data__x__zz: {message}"] == form_errors(portal)
+    assert 0 == Subscriber.objects.count()
+
+
+def test_the_event_field_offers_the_catalog(web):
+    """Without THORN_EVENT_CHOICES, the events of the catalog are offered."""
+    response = web.get(url("create"))
+
+    assert ("article.created", "article.created") in [
+        (value, value) for value, _ in response.context["form"].events
+    ]
+    assert '<option value="article.created">' in response.content.decode()
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -21,6 +21,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from thorn._state import current_app
+from thorn.catalog import catalog
 from thorn.conf import event_choices
 from thorn.django.models import CONTENT_TYPES, HMAC_DIGESTS
 from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
@@ -71,6 +72,24 @@ class SubscriptionForm(forms.Form):
         widget=forms.Select(choices=[(value, value.upper()) for value in HMAC_DIGESTS]),
         help_text=_("The digest of the Hook-HMAC signature."),
     )
+    filter = forms.JSONField(
+        label=_("Filter"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Only events whose payload passes it are sent: a JSON object such as "
+            '{"data__state__eq": "PUBLISHED"}. Empty: every event.'
+        ),
+    )
+    lease_seconds = forms.IntegerField(
+        label=_("Lease (seconds)"),
+        required=False,
+        min_value=1,
+        help_text=_(
+            "The subscription expires this many seconds from now. "
+            "Empty: no expiry for a new subscription, the lease unchanged for this one."
+        ),
+    )
 
     # django.http.HttpRequest in full: the docs show this signature as it is written.
     def __init__(
@@ -78,11 +97,15 @@ class SubscriptionForm(forms.Form):
     ):
         self.model = current_app().env.Subscriber  # type: ignore[attr-defined]
         if instance is not None:
-            initial = {name: getattr(instance, name, None) for name in self.base_fields}
+            values = {name: getattr(instance, name, None) for name in self.base_fields}
+            initial = {name: value for name, value in values.items() if value is not None}
         else:
             initial = _defaults(self.model, self.base_fields)
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
+        accepted = serializer_for(self.model)().fields  # a custom model may have fewer
+        for name in [name for name in self.fields if name not in accepted]:
+            del self.fields[name]
         for bound in self:
             if bound.help_text:  # as Django 5 does, on every version
                 bound.field.widget.attrs.setdefault("aria-describedby", f"{bound.auto_id}_helptext")
@@ -92,8 +115,20 @@ class SubscriptionForm(forms.Form):
 
     @property
     def events(self) -> list[tuple[str, str]]:
-        """The events offered (:setting:`THORN_EVENT_CHOICES`), as ``(value, label)``."""
-        return list(event_choices(current_app().settings))
+        """The events offered, as ``(value, label)``.
+
+        :setting:`THORN_EVENT_CHOICES` when it is set, else the events of the
+        catalog (:func:`thorn.catalog.catalog`) whose names have no
+        placeholder, labelled with their descriptions.
+        """
+        choices = event_choices(current_app().settings)
+        if choices:
+            return choices
+        return [
+            (entry.name, str(entry.description or entry.name))
+            for entry in catalog()
+            if "{" not in entry.name
+        ]
 
     def api(self) -> SubscriberList:
         """The API's own view, bound to this request: it checks the limit and saves."""
@@ -102,8 +137,13 @@ class SubscriptionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         """Validate with the API's serializer (after the per-user limit, when creating)."""
         cleaned = super().clean() or {}
-        # What was sent, as typed; a field left out gets the serializer's default.
+        # What was sent, as typed; a field left out gets the serializer's default,
+        # and an empty lease changes nothing.
         sent = {name: value for name, value in cleaned.items() if name in self.data}
+        if sent.get("lease_seconds") is None:
+            sent.pop("lease_seconds", None)
+        if sent.get("filter") is None and "filter" in sent:
+            sent["filter"] = {}
         try:
             if self.instance is None:
                 # As the API does: a user at the limit costs no DNS lookup.
@@ -152,6 +192,10 @@ class SubscriptionForm(forms.Form):
         if not isinstance(detail, Mapping):
             detail = {api_settings.NON_FIELD_ERRORS_KEY: detail}
         for name, messages in detail.items():
+            if isinstance(messages, Mapping):  # a filter's messages, by key
+                messages = [
+                    f"{key}: {text}" for key, value in messages.items() for text in _as_list(value)
+                ]
             messages = [str(message) for message in _as_list(messages)]
             if name in self.fields:
                 self.add_error(name, messages)

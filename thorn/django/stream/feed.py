@@ -5,7 +5,7 @@ delivery once, oldest first, and resumes after the delivery of a
 ``Last-Event-ID``.  A :class:`Feed` turns what the cursor finds into
 Server-Sent Events (:mod:`.frames`), with a heartbeat comment every
 ``THORN_STREAM_HEARTBEAT`` seconds that also renews the stream's lease
-(:mod:`.leases`), and gives the lease back when its client goes away.
+(:mod:`thorn.django.stream.leases`), and gives the lease back when its client goes away.
 
 Records are written by whichever process planned the message, so a feed
 reads them again every ``THORN_STREAM_POLL_INTERVAL`` seconds; with
