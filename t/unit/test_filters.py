@@ -134,3 +134,30 @@ def test_subscribers_cannot_use_developer_only_operators():
     """is, is_not, true, not and the now_* transitions are for developers' Q only."""
     assert not {"is", "is_not", "true", "not"} & set(FILTER_OPERATORS)
     assert not [op for op in FILTER_OPERATORS if op.startswith("now_")]
+
+
+class _PublicOnly:
+    """A compiled RE2 pattern with only its public methods, as a future google-re2 might have."""
+
+    def __init__(self, compiled):
+        self.search = compiled.search
+        self.fullmatch = compiled.fullmatch
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({"data__title__regex": "^Ar+i"}, True, id="regex"),
+        pytest.param({"data__title__regex": "^rival"}, False, id="regex-false"),
+        pytest.param({"data__title__like": "A%v_l"}, True, id="like"),
+        pytest.param({"data__title__like": "Arr"}, False, id="like-matches-the-whole-text"),
+    ],
+)
+def test_without_re2s_internals_its_public_api_is_used(monkeypatch, spec, expected):
+    """A google-re2 whose compiled patterns lack ``_regexp`` still runs filters, the same way."""
+    import re2
+
+    real_compile = re2.compile
+    monkeypatch.setattr(re2, "compile", lambda *args: _PublicOnly(real_compile(*args)))
+
+    assert expected is compile_filter(spec)(ARTICLE)

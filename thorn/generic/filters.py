@@ -102,16 +102,27 @@ def _pattern_test(op: str, pattern: str) -> Callable[[Any, Any], bool]:
     # RE2's own matcher, without the wrapper's search(): that one turns the
     # byte offsets of every group back into character offsets, in Python,
     # which costs six times the match itself; a filter only needs to know
-    # whether there is a match.
-    anchors = re2._re2.RE2.Anchor
-    anchor = anchors.ANCHOR_BOTH if op == "like" else anchors.UNANCHORED
-    match = compiled._regexp.Match
+    # whether there is a match.  A google-re2 without these internals gets
+    # the public API.
+    try:
+        anchors = re2._re2.RE2.Anchor
+        anchor = anchors.ANCHOR_BOTH if op == "like" else anchors.UNANCHORED
+        match = compiled._regexp.Match
+    except AttributeError:
+        return _public_test(compiled.fullmatch if op == "like" else compiled.search)
 
     def test(a: Any, b: Any) -> bool:
         if not isinstance(a, str):
             return False
         text = a.encode("utf-8", "surrogatepass")
         return bool(match(anchor, text, 0, len(text))[0] != _NO_MATCH)
+
+    return test
+
+
+def _public_test(search: Callable[[str], Any]) -> Callable[[Any, Any], bool]:
+    def test(a: Any, b: Any) -> bool:
+        return isinstance(a, str) and search(a) is not None
 
     return test
 
