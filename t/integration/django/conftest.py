@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from thorn import _state
 from thorn.django.models import Subscriber
@@ -29,6 +30,14 @@ def django_app() -> Iterator[None]:
     _state._current_app.set(None)
     yield
     _state.current_app().transport.close()
+
+
+@pytest.fixture
+def api(django_user_model: Any) -> APIClient:
+    """An API client authenticated as a new user, alice."""
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user("alice"))
+    return client
 
 
 @pytest.fixture

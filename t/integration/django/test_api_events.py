@@ -6,7 +6,6 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from thorn import Event
@@ -17,14 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/hooks/"
 EVENTS = "/hooks/events/"
-
-
-@pytest.fixture
-def api(django_user_model: Any) -> APIClient:
-    user: User = django_user_model.objects.create_user("alice")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def listed(api: APIClient) -> dict[str, dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from thorn.django.models import DeliveryRecord, Subscriber
@@ -16,14 +15,6 @@ from t.receiver import Receiver
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/hooks/"
-
-
-@pytest.fixture
-def api(django_user_model: Any) -> APIClient:
-    user: User = django_user_model.objects.create_user("alice")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def subscribe(api: APIClient, receiver: Receiver, path: str, **fields: Any) -> Any:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -18,14 +17,6 @@ from t.receiver import Receiver
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/hooks/"
-
-
-@pytest.fixture
-def api(django_user_model: Any) -> APIClient:
-    user: User = django_user_model.objects.create_user("alice")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def subscribe(api: APIClient, receiver: Receiver, path: str, **fields: Any) -> dict[str, Any]:

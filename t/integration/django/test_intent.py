@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -26,14 +25,6 @@ ECHO = Answer(echo="hub.challenge")
 def verify_intent(settings: Any) -> None:
     settings.THORN_VERIFY_INTENT = True
     settings.THORN_VERIFY_TIMEOUT = 0.5
-
-
-@pytest.fixture
-def api(django_user_model: Any) -> APIClient:
-    user: User = django_user_model.objects.create_user("alice")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def subscribe(api: APIClient, receiver: Receiver, path: str, **fields: Any) -> Any:

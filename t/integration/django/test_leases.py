@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/hooks/"
 HOUR = 3600
-
-
-@pytest.fixture
-def api(django_user_model: Any) -> APIClient:
-    user: User = django_user_model.objects.create_user("alice")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def subscribe(api: APIClient, receiver: Receiver, path: str, **fields: Any) -> Any:
