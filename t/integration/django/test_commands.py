@@ -13,10 +13,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
 from typing import Any
 
 import pytest
+from django.utils.dateparse import parse_datetime
 
 from t.receiver import Receiver
 from t.services import ROOT
@@ -156,7 +156,7 @@ def test_ping_delivers_a_thorn_ping_now(project, receiver):
     )
     data = received.json()["data"]
     assert (project["ping"], "cmd.ping") == (data["subscription"], data["event"])
-    assert datetime.fromisoformat(data["timestamp"]).tzinfo is not None
+    assert parse_datetime(data["timestamp"]).tzinfo is not None
 
 
 def test_a_failed_ping_exits_1(project, receiver):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from thorn.django.models import Subscriber
@@ -87,7 +87,7 @@ def test_a_callback_that_does_not_echo_is_not_verified(api, receiver, sentinel, 
     assert (timezone.now() - started).total_seconds() < 1.5  # bounded by THORN_VERIFY_TIMEOUT
     assert body["verified"] is False
     assert words in body["verification_error"]
-    assert started <= datetime.fromisoformat(body["verification_attempted_at"])
+    assert started <= parse_datetime(body["verification_attempted_at"])
     Article.objects.create(title="Not delivered")
     sentinel()
     assert [] == [r for r in receiver.for_path("/bad") if r.method == "POST"]

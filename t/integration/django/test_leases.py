@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from thorn.django.models import Subscriber
@@ -31,7 +32,7 @@ def subscribe(api: APIClient, receiver: Receiver, path: str, **fields: Any) -> A
 
 def expires_at(response: Any) -> datetime | None:
     value = response.json()["expires_at"]
-    return None if value is None else datetime.fromisoformat(value)
+    return None if value is None else parse_datetime(value)
 
 
 def test_without_a_lease_a_subscription_never_expires(api, receiver):
