@@ -1,0 +1,524 @@
+"""Ed25519 subscriptions: ``webhook-signature`` is ``v1a``, verified with the public key.
+
+Real model events are delivered to the loopback receiver; what arrived there
+is verified with the subscription's ``signing_public_key`` twice: by
+``cryptography`` directly (an independent verifier), and by thorn's own
+:func:`~thorn.django.receiver.verify_webhook`.  The API, the admin, the
+``rotate-secret`` command and the system check are exercised through their
+real paths; "without cryptography" makes the package impossible to import.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from io import StringIO
+from typing import Any
+
+import pytest
+import standardwebhooks
+import time_machine
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from thorn.django.models import DeliveryRecord, Subscriber
+from thorn.django.receiver import verify_webhook
+from thorn.exceptions import ImproperlyConfigured
+from thorn.utils.ed25519 import public_key_of
+from thorn.utils.hmac import signing_secret, verify
+
+from t.proj.blog.models import Article
+from t.receiver import Received, Receiver
+
+pytestmark = pytest.mark.django_db
+
+#: 2026-05-01 12:00:00 UTC, when keys are rotated.
+NOON = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+LIST = "/hooks/"
+HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "Hook-HMAC")
+
+
+def detail(uuid: Any) -> str:
+    return f"/hooks/{uuid}/"
+
+
+def v1a_entries(received: Received) -> list[bytes]:
+    """The raw signatures of the ``v1a`` entries of ``webhook-signature``."""
+    entries = (received.header("webhook-signature") or "").split(" ")
+    return [base64.b64decode(entry[len("v1a,") :]) for entry in entries if entry.startswith("v1a,")]
+
+
+def cryptography_verifies(received: Received, public_key: str) -> bool:
+    """Whether ``cryptography``, given the raw public key, accepts one ``v1a`` signature."""
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key[len("whpk_") :]))
+    ident, stamp = received.header("webhook-id"), received.header("webhook-timestamp")
+    content = f"{ident}.{stamp}.".encode() + received.body
+    for signature in v1a_entries(received):
+        try:
+            key.verify(signature, content)
+        except InvalidSignature:
+            continue
+        return True
+    return False
+
+
+def thorn_verifies(received: Received, *keys: str) -> bool:
+    """Whether a view decorated with ``verify_webhook(keys)`` runs for ``received``."""
+    headers = {name: value for name in HEADERS if (value := received.header(name)) is not None}
+    request = RequestFactory().generic(
+        "POST", "/hook/", received.body, content_type="application/json", headers=headers
+    )
+    view = verify_webhook(list(keys))(lambda request: HttpResponse(status=204))
+    status: int = view(request).status_code
+    assert status in (204, 403)
+    return status == 204
+
+
+def verifies(received: Received, public_key: str) -> bool:
+    """Both verifiers agree, and say whether ``public_key`` verifies ``received``."""
+    independent = cryptography_verifies(received, public_key)
+    assert independent == thorn_verifies(received, public_key)
+    return independent
+
+
+@pytest.fixture
+def deliver(
+    receiver: Receiver, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> Callable[[], Received]:
+    """Deliver an article.created event to /ed25519 now; return what arrived."""
+
+    def deliver() -> Received:
+        count = len(receiver.for_path("/ed25519")) + 1
+        with django_capture_on_commit_callbacks(execute=True):
+            Article.objects.create(title="Signed")
+        return receiver.wait_for_path("/ed25519", count)[-1]
+
+    return deliver
+
+
+@pytest.fixture
+def subscriber(subscribe: Callable[..., Subscriber]) -> Subscriber:
+    return subscribe("article.created", "/ed25519", signing_algorithm="ed25519")
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """The time, stopped at NOON; ``clock.move_to(...)`` moves it."""
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+class TestDelivery:
+    def test_webhook_signature_is_one_v1a_signature_by_the_public_key(self, subscriber, deliver):
+        received = deliver()
+
+        signature = received.header("webhook-signature") or ""
+        assert signature.startswith("v1a,")
+        assert 1 == len(signature.split(" "))
+        assert 1 == len(v1a_entries(received))
+        assert verifies(received, subscriber.signing_public_key)
+        assert public_key_of(subscriber.signing_private_key) == subscriber.signing_public_key
+
+    def test_another_key_or_a_changed_body_does_not_verify(self, subscriber, deliver, receiver):
+        received = deliver()
+        other = Subscriber.objects.create(
+            event="article.created", url=receiver.url("/other"), signing_algorithm="ed25519"
+        )
+        tampered = Received(
+            received.method,
+            received.path,
+            received.headers,
+            received.body.replace(b"Signed", b"Forged"),
+            received.connection,
+        )
+
+        assert not verifies(received, other.signing_public_key)
+        assert not verifies(tampered, subscriber.signing_public_key)
+
+    def test_no_v1_signature_and_hook_hmac_still_uses_the_hmac_secret(self, subscriber, deliver):
+        """No HMAC in webhook-signature: a whsec_ verifier fails; Hook-HMAC is 1.5's, as before."""
+        received = deliver()
+
+        with pytest.raises(standardwebhooks.WebhookVerificationError, match="No matching"):
+            standardwebhooks.Webhook(signing_secret(subscriber.hmac_secret)).verify(
+                received.body, received.headers
+            )
+        assert verify(received.header("Hook-HMAC"), "sha256", subscriber.hmac_secret, received.body)
+
+    def test_the_private_key_is_not_sent(self, subscriber, deliver):
+        received = deliver()
+
+        raw_private = subscriber.signing_private_key[len("whsk_") :]
+        sent = received.body.decode() + json.dumps(received.headers)
+        assert raw_private not in sent
+
+    def test_an_hmac_subscription_is_unchanged(self, subscribe, deliver):
+        hmac_subscriber = subscribe("article.created", "/ed25519")
+
+        received = deliver()
+
+        assert ("hmac", "", "") == (
+            hmac_subscriber.signing_algorithm,
+            hmac_subscriber.signing_private_key,
+            hmac_subscriber.signing_public_key,
+        )
+        assert [] == v1a_entries(received)
+        standardwebhooks.Webhook(signing_secret(hmac_subscriber.hmac_secret)).verify(
+            received.body, received.headers
+        )
+
+    def test_standard_headers_off_sends_no_signature_to_verify(self, settings, subscriber, deliver):
+        """THORN_SIGNATURE_HEADERS = "hook-hmac": no webhook-* header, no v1a signature."""
+        settings.THORN_SIGNATURE_HEADERS = "hook-hmac"
+
+        received = deliver()
+
+        assert received.header("webhook-signature") is None
+        assert not thorn_verifies(received, subscriber.signing_public_key)
+
+
+class TestRotation:
+    def test_both_keys_verify_during_the_grace_period(self, clock, subscriber, deliver):
+        old_public = subscriber.signing_public_key
+        subscriber.rotate_secret()
+        new_public = subscriber.signing_public_key
+        assert new_public != old_public
+
+        for moment in (NOON, NOON + timedelta(hours=24) - timedelta(seconds=1)):
+            clock.move_to(moment)
+            received = deliver()
+            assert 2 == len(v1a_entries(received))
+            assert (True, True) == (verifies(received, new_public), verifies(received, old_public))
+            # Newest first, as with v1.
+            first = (received.header("webhook-signature") or "").split(" ")[0]
+            assert cryptography_verifies(
+                Received(
+                    "POST", "/", {**received.headers, "webhook-signature": first}, received.body, 0
+                ),
+                new_public,
+            )
+        assert thorn_verifies(received, old_public, new_public)
+
+    def test_only_the_new_key_verifies_after_the_grace_period(self, clock, subscriber, deliver):
+        old_public = subscriber.signing_public_key
+        subscriber.rotate_secret()
+
+        clock.move_to(NOON + timedelta(hours=24))
+        received = deliver()
+
+        assert 1 == len(v1a_entries(received))
+        assert (True, False) == (
+            verifies(received, subscriber.signing_public_key),
+            verifies(received, old_public),
+        )
+
+    def test_a_grace_of_zero_drops_the_old_key_at_once(self, clock, subscriber, deliver):
+        old_public = subscriber.signing_public_key
+        subscriber.rotate_secret(grace=timedelta(0))
+
+        received = deliver()
+
+        assert "" == subscriber.previous_signing_private_key
+        assert (True, False) == (
+            verifies(received, subscriber.signing_public_key),
+            verifies(received, old_public),
+        )
+
+    def test_the_hmac_secret_rotates_too(self, clock, subscriber):
+        old_secret, old_private = subscriber.hmac_secret, subscriber.signing_private_key
+
+        new_secret = subscriber.rotate_secret()
+
+        stored = Subscriber.objects.get(pk=subscriber.pk)
+        assert (new_secret, old_secret, old_private) == (
+            stored.hmac_secret,
+            stored.previous_hmac_secret,
+            stored.previous_signing_private_key,
+        )
+        assert stored.signing_private_key not in (old_private, "")
+        assert public_key_of(stored.signing_private_key) == stored.signing_public_key
+
+
+class TestAlgorithmChanges:
+    def test_becoming_hmac_drops_the_keys_and_ed25519_again_makes_new_ones(self, subscriber):
+        first_public = subscriber.signing_public_key
+        subscriber.signing_algorithm = "hmac"
+        subscriber.save(update_fields=["signing_algorithm"])
+
+        stored = Subscriber.objects.get(pk=subscriber.pk)
+        assert ("", "", "") == (
+            stored.signing_private_key,
+            stored.signing_public_key,
+            stored.previous_signing_private_key,
+        )
+
+        stored.signing_algorithm = "ed25519"
+        stored.save(update_fields=["signing_algorithm"])
+        again = Subscriber.objects.get(pk=subscriber.pk)
+        assert again.signing_public_key.startswith("whpk_")
+        assert first_public != again.signing_public_key
+
+    def test_saving_keeps_the_key_pair(self, subscriber):
+        public = subscriber.signing_public_key
+        subscriber.url = subscriber.url + "?again"
+        subscriber.save()
+
+        assert public == Subscriber.objects.get(pk=subscriber.pk).signing_public_key
+
+    def test_the_repr_and_str_do_not_show_the_private_key(self, subscriber):
+        raw = subscriber.signing_private_key[len("whsk_") :]
+        assert raw not in repr(subscriber) + str(subscriber)
+
+
+def _everything(api: Any, body: dict[str, Any]) -> str:
+    """Every answer of the API about the subscription ``body`` is, as one text."""
+    uuid = body["id"]
+    answers = [
+        api.get(detail(uuid)),
+        api.get(LIST),
+        api.patch(detail(uuid), {"event": "article.*"}, format="json"),
+        api.put(detail(uuid), {"event": "article.*", "url": body["url"]}, format="json"),
+        api.post(f"/hooks/{uuid}/rotate-secret/"),
+        api.options(detail(uuid)),
+    ]
+    assert [200] * len(answers) == [answer.status_code for answer in answers]
+    return "".join(answer.content.decode() for answer in answers)
+
+
+class TestAPI:
+    def test_create_returns_the_public_key_and_never_the_private_key(self, api):
+        response = api.post(
+            LIST,
+            {"event": "article.created", "url": "https://e.com/h", "signing_algorithm": "ed25519"},
+            format="json",
+        )
+
+        assert 201 == response.status_code
+        body = response.json()
+        stored = Subscriber.objects.get(uuid=body["id"])
+        assert ("ed25519", stored.signing_public_key) == (
+            body["signing_algorithm"],
+            body["signing_public_key"],
+        )
+        assert body["signing_public_key"].startswith("whpk_")
+        assert not {"signing_private_key", "previous_signing_private_key"} & set(body)
+        seen = response.content.decode() + _everything(api, body)
+        stored.refresh_from_db()
+        for private in (stored.signing_private_key, stored.previous_signing_private_key):
+            assert private.startswith("whsk_")
+            assert private[len("whsk_") :] not in seen
+
+    def test_an_hmac_subscription_has_no_public_key(self, api):
+        body = api.post(LIST, {"event": "article.created", "url": "https://e.com/h"}).json()
+
+        assert ("hmac", None) == (body["signing_algorithm"], body["signing_public_key"])
+
+    def test_update_to_ed25519_and_back(self, api):
+        uuid = api.post(LIST, {"event": "article.created", "url": "https://e.com/h"}).json()["id"]
+
+        made = api.patch(detail(uuid), {"signing_algorithm": "ed25519"}, format="json").json()
+        back = api.patch(detail(uuid), {"signing_algorithm": "hmac"}, format="json").json()
+
+        assert made["signing_public_key"].startswith("whpk_")
+        assert None is back["signing_public_key"]
+        assert "" == Subscriber.objects.get(uuid=uuid).signing_private_key
+
+    def test_the_public_key_is_read_only(self, api):
+        body = api.post(
+            LIST,
+            {
+                "event": "article.created",
+                "url": "https://e.com/h",
+                "signing_algorithm": "ed25519",
+                "signing_public_key": "whpk_" + "A" * 43 + "=",
+                "signing_private_key": "whsk_" + "A" * 43 + "=",
+            },
+            format="json",
+        ).json()
+
+        stored = Subscriber.objects.get(uuid=body["id"])
+        assert "A" * 43 not in stored.signing_public_key + stored.signing_private_key
+        assert public_key_of(stored.signing_private_key) == body["signing_public_key"]
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            pytest.param("rsa", id="unknown"),
+            pytest.param("ED25519", id="upper-case"),
+            pytest.param("", id="empty"),
+            pytest.param(None, id="null"),
+            pytest.param(25519, id="number"),
+            pytest.param(["ed25519"], id="list"),
+        ],
+    )
+    def test_a_bad_algorithm_is_a_400(self, api, value):
+        response = api.post(
+            LIST,
+            {"event": "article.created", "url": "https://e.com/h", "signing_algorithm": value},
+            format="json",
+        )
+
+        assert 400 == response.status_code
+        assert ["signing_algorithm"] == list(response.json())
+        assert 0 == Subscriber.objects.count()
+
+
+class TestWithoutCryptography:
+    """Without the package: a 400 or an error naming the extra, never a 500 or a lost delivery."""
+
+    def test_the_api_refuses_ed25519_with_a_400(self, api, without_cryptography):
+        response = api.post(
+            LIST,
+            {"event": "article.created", "url": "https://e.com/h", "signing_algorithm": "ed25519"},
+            format="json",
+        )
+
+        assert 400 == response.status_code
+        (message,) = response.json()["signing_algorithm"]
+        assert 'pip install "thorn[ed25519]"' in message
+        assert 0 == Subscriber.objects.count()
+
+    def test_creating_one_in_code_is_improperly_configured(self, without_cryptography):
+        with pytest.raises(ImproperlyConfigured, match=r"thorn\[ed25519\]"):
+            Subscriber.objects.create(
+                event="article.created", url="https://e.com/h", signing_algorithm="ed25519"
+            )
+        assert 0 == Subscriber.objects.count()
+
+    def test_rotating_a_stored_one_is_a_400_and_changes_nothing(self, api, stored_ed25519):
+        before = Subscriber.objects.values().get(pk=stored_ed25519.pk)
+
+        response = api.post(f"/hooks/{stored_ed25519.uuid}/rotate-secret/")
+
+        assert 400 == response.status_code
+        assert "thorn[ed25519]" in response.json()["signing_algorithm"][0]
+        assert before == Subscriber.objects.values().get(pk=stored_ed25519.pk)
+
+    def test_rotating_from_the_command_line_is_a_command_error(self, stored_ed25519):
+        with pytest.raises(CommandError, match=r"thorn\[ed25519\]"):
+            call_command("thorn", "rotate-secret", str(stored_ed25519.uuid), stdout=StringIO())
+
+    def test_its_deliveries_fail_and_are_retried_not_lost(
+        self, stored_ed25519, receiver, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            Article.objects.create(title="Unsigned")
+
+        record = DeliveryRecord.objects.get(subscription=stored_ed25519.uuid)
+        assert ("retrying", 1) == (record.state, record.attempts)
+        assert 'pip install "thorn[ed25519]"' in record.last_error
+        assert [] == receiver.for_path("/unsigned")
+
+    def test_the_database_check_reports_it(self, stored_ed25519):
+        messages = checks.run_checks(tags=["thorn"], databases=["default"])
+
+        (error,) = [message for message in messages if message.id == "thorn.E090"]
+        assert "1 subscription(s)" in error.msg
+        assert 'pip install "thorn[ed25519]"' in error.hint
+        # A plain check (no database) does not query.
+        assert "thorn.E090" not in [m.id for m in checks.run_checks(tags=["thorn"])]
+
+    def test_the_admin_form_refuses_ed25519(self, admin, without_cryptography):
+        response = admin.post(
+            "/admin/webhooks/subscriber/add/",
+            {
+                "event": "article.created",
+                "url": "https://added.example.com/hook",
+                "delivery_mode": "post",
+                "content_type": "application/json",
+                "hmac_digest": "sha256",
+                "signing_algorithm": "ed25519",
+                "hmac_secret": "s" * 40,
+            },
+        )
+
+        assert 200 == response.status_code
+        assert "thorn[ed25519]" in response.content.decode()
+        assert 0 == Subscriber.objects.count()
+
+
+@pytest.fixture
+def stored_ed25519(
+    request: pytest.FixtureRequest, receiver: Receiver, django_user_model: Any
+) -> Subscriber:
+    """An ed25519 subscription of alice (if she exists) stored while cryptography was there.
+
+    Then cryptography is hidden (``without_cryptography``) for the rest of the test.
+    """
+    subscriber = Subscriber.objects.create(
+        event="article.created",
+        url=receiver.url("/unsigned"),
+        signing_algorithm="ed25519",
+        user=django_user_model.objects.filter(username="alice").first(),
+    )
+    request.getfixturevalue("without_cryptography")
+    return subscriber
+
+
+def test_the_database_check_is_quiet_with_cryptography(subscriber):
+    messages = checks.run_checks(tags=["thorn"], databases=["default"])
+
+    assert "thorn.E090" not in [message.id for message in messages]
+
+
+class TestAdmin:
+    def test_the_add_form_makes_an_ed25519_subscription(self, admin):
+        response = admin.post(
+            "/admin/webhooks/subscriber/add/",
+            {
+                "event": "article.created",
+                "url": "https://added.example.com/hook",
+                "delivery_mode": "post",
+                "content_type": "application/json",
+                "hmac_digest": "sha256",
+                "signing_algorithm": "ed25519",
+                "hmac_secret": "s" * 40,
+            },
+        )
+
+        assert 302 == response.status_code
+        stored = Subscriber.objects.get()
+        assert public_key_of(stored.signing_private_key) == stored.signing_public_key
+
+    def test_the_change_page_shows_the_public_key_only(self, admin, subscriber):
+        subscriber.rotate_secret()
+        page = admin.get(f"/admin/webhooks/subscriber/{subscriber.pk}/change/").content.decode()
+
+        assert subscriber.signing_public_key in page
+        for private in (subscriber.signing_private_key, subscriber.previous_signing_private_key):
+            assert private[len("whsk_") :] not in page
+
+    def test_the_rotate_action_rotates_the_key_pair(self, admin, subscriber):
+        old_public = subscriber.signing_public_key
+
+        response = admin.post(
+            "/admin/webhooks/subscriber/",
+            {"action": "rotate_secret", "_selected_action": [subscriber.pk]},
+        )
+
+        assert 302 == response.status_code
+        assert old_public != Subscriber.objects.get(pk=subscriber.pk).signing_public_key
+
+
+class TestCommand:
+    @time_machine.travel(NOON, tick=False)
+    def test_rotate_secret_prints_the_new_public_key(self, subscriber):
+        out = StringIO()
+        call_command("thorn", "rotate-secret", str(subscriber.uuid), "--json", stdout=out)
+
+        result = json.loads(out.getvalue())
+        stored = Subscriber.objects.get(pk=subscriber.pk)
+        assert stored.signing_public_key == result["signing_public_key"]
+        assert stored.signing_private_key[len("whsk_") :] not in out.getvalue()
+
+        text = StringIO()
+        call_command("thorn", "rotate-secret", str(subscriber.uuid), stdout=text)
+        stored.refresh_from_db()
+        assert f"signing_public_key: {stored.signing_public_key}" in text.getvalue().splitlines()
