@@ -29,10 +29,10 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from thorn.django.models import DeliveryRecord, Subscriber
-from thorn.django.receiver import verify_webhook
+from thorn.django.receiver import is_valid_webhook, verify_webhook
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.ed25519 import public_key_of
-from thorn.utils.hmac import signing_secret, verify
+from thorn.utils.hmac import sign, signing_secret, standard_sign, verify
 
 from t.proj.blog.models import Article
 from t.receiver import Received, Receiver
@@ -522,3 +522,100 @@ class TestCommand:
         call_command("thorn", "rotate-secret", str(subscriber.uuid), stdout=text)
         stored.refresh_from_db()
         assert f"signing_public_key: {stored.signing_public_key}" in text.getvalue().splitlines()
+
+
+def as_request(received: Received, **headers: str) -> Any:
+    """``received`` as a Django request, with ``headers`` replacing (or adding) some."""
+    sent = {name: value for name in HEADERS if (value := received.header(name)) is not None}
+    sent.update(headers)
+    return RequestFactory().generic(
+        "POST", "/hook/", received.body, content_type="application/json", headers=sent
+    )
+
+
+class TestReceiver:
+    """verify_webhook and is_valid_webhook with public keys, hostile requests included."""
+
+    def test_a_public_key_is_never_an_hmac_key(self, subscriber, deliver):
+        """Anyone knows the whpk_ string: v1 or Hook-HMAC keyed with it must not verify."""
+        received = deliver()
+        public = subscriber.signing_public_key
+        ident, stamp = received.header("webhook-id"), received.header("webhook-timestamp")
+        forged_v1 = standard_sign(public, ident, stamp, received.body)
+        forged_hook_hmac = sign("sha256", public, received.body).decode()
+
+        assert not is_valid_webhook(
+            as_request(received, **{"webhook-signature": forged_v1}), public
+        )
+        hook_only = as_request(received, **{"Hook-HMAC": forged_hook_hmac})
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+            del hook_only.META["HTTP_" + name.upper().replace("-", "_")]
+        assert not is_valid_webhook(hook_only, public)
+        assert is_valid_webhook(as_request(received), public)
+
+    def test_a_replay_after_the_tolerance_is_a_403(self, clock, subscriber, deliver):
+        received = deliver()
+        view = verify_webhook(subscriber.signing_public_key)(lambda r: HttpResponse(status=204))
+
+        clock.move_to(NOON + timedelta(seconds=300))
+        assert 204 == view(as_request(received)).status_code
+        clock.move_to(NOON + timedelta(seconds=301))
+        assert 403 == view(as_request(received)).status_code
+        assert not is_valid_webhook(as_request(received), subscriber.signing_public_key)
+        assert is_valid_webhook(as_request(received), subscriber.signing_public_key, tolerance=400)
+
+    def test_secrets_and_public_keys_together(self, subscribe, subscriber, deliver, receiver):
+        """A list may mix an HMAC secret and a public key: either scheme's signature verifies."""
+        subscribe("article.created", "/hmac", hmac_secret="h" * 40)
+        by_ed25519 = deliver()
+        (by_hmac,) = receiver.wait_for_path("/hmac")
+        keys = ["h" * 40, subscriber.signing_public_key]
+
+        assert (by_hmac.header("webhook-signature") or "").startswith("v1,")
+        assert is_valid_webhook(as_request(by_ed25519), keys)
+        assert is_valid_webhook(as_request(by_hmac), keys)
+        assert not is_valid_webhook(as_request(by_hmac), [subscriber.signing_public_key])
+        assert not is_valid_webhook(as_request(by_ed25519), ["h" * 40])
+
+    def test_a_function_may_return_a_public_key(self, subscriber, deliver):
+        received = deliver()
+        looked_up: list[str | None] = []
+
+        def key_of(request: Any) -> str | None:
+            looked_up.append(request.headers.get("Hook-Subscription"))
+            found = Subscriber.objects.filter(uuid=request.headers.get("Hook-Subscription"))
+            return found.values_list("signing_public_key", flat=True).first()
+
+        request = as_request(received, **{"Hook-Subscription": str(subscriber.uuid)})
+        assert is_valid_webhook(request, key_of)
+        assert [str(subscriber.uuid)] == looked_up
+
+    def test_hook_hmac_only_schemes_refuse_with_a_public_key(self, subscriber, deliver):
+        received = deliver()
+
+        assert not is_valid_webhook(
+            as_request(received), subscriber.signing_public_key, schemes=["hook-hmac"]
+        )
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            pytest.param("whpk_", id="empty"),
+            pytest.param("whpk_not base64", id="not-base64"),
+            pytest.param("whpk_" + "A" * 40, id="30-bytes"),
+        ],
+    )
+    def test_a_malformed_public_key_is_refused_when_decorating(self, key):
+        with pytest.raises(ValueError, match="whpk_"):
+            verify_webhook(key)
+        with pytest.raises(ValueError, match="whpk_"):
+            verify_webhook(["a secret", key])
+        with pytest.raises(ValueError, match="whpk_"):
+            is_valid_webhook(RequestFactory().post("/"), key)
+
+    def test_without_cryptography_a_public_key_is_improperly_configured(self, without_cryptography):
+        key = "whpk_" + base64.b64encode(b"k" * 32).decode()
+        with pytest.raises(ImproperlyConfigured, match=r"thorn\[ed25519\]"):
+            verify_webhook(key)
+        # Secrets alone do not need it.
+        verify_webhook("a secret")
