@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from io import StringIO
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,8 +33,9 @@ from django.test import RequestFactory
 
 from thorn.django.models import DeliveryRecord, Subscriber
 from thorn.django.receiver import is_valid_webhook, verify_webhook
+from thorn.django.rest_framework.serializers import serializer_for
 from thorn.exceptions import ImproperlyConfigured
-from thorn.utils.ed25519 import public_key_of
+from thorn.utils.ed25519 import generate_secret_key, public_key_of
 from thorn.utils.hmac import sign, signing_secret, standard_sign, verify
 
 from t.proj.blog.models import Article
@@ -619,3 +623,109 @@ class TestReceiver:
             verify_webhook(key)
         # Secrets alone do not need it.
         verify_webhook("a secret")
+
+
+RECEIVING_RST = Path(__file__).resolve().parents[3] / "docs" / "userguide" / "receiving.rst"
+
+# The snippets of docs/userguide/receiving.rst, character for character
+# (test_snippet_is_in_the_docs fails otherwise); they run against real deliveries.
+DOCS_DECORATOR = """\
+from django.http import HttpResponse
+
+from thorn.django.receiver import verify_webhook
+
+# ARTICLE_PUBLIC_KEY: the subscription's signing_public_key (whpk_...).
+
+
+@verify_webhook(ARTICLE_PUBLIC_KEY, schemes=["standard"])
+def handle_article_created(request):
+    return HttpResponse(status=204)
+"""
+
+DOCS_CRYPTOGRAPHY = '''\
+import base64
+import time
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+def is_signed_v1a(body, headers, public_key, tolerance=300):
+    """Check the v1a signatures of webhook-signature with a whpk_ public key."""
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key.removeprefix("whpk_")))
+    msg_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    if not msg_id or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
+        return False
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    for entry in headers.get("webhook-signature", "").split():
+        version, _, signature = entry.partition(",")
+        if version != "v1a":
+            continue
+        try:
+            key.verify(base64.b64decode(signature), content)
+        except (InvalidSignature, ValueError):
+            continue
+        return True
+    return False
+'''
+
+
+def run_snippet(source: str, **names: Any) -> dict[str, Any]:
+    """Execute a snippet of receiving.rst with ``names`` defined; return its globals."""
+    namespace: dict[str, Any] = {"__name__": "receiving_rst", **names}
+    exec(compile(source, str(RECEIVING_RST), "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+class TestDocs:
+    @pytest.mark.parametrize(
+        "source", [DOCS_DECORATOR, DOCS_CRYPTOGRAPHY], ids=["thorn", "cryptography"]
+    )
+    def test_snippet_is_in_the_docs(self, source):
+        text = RECEIVING_RST.read_text(encoding="utf-8")
+        assert f".. code-block:: python\n\n{textwrap.indent(source, '    ')}" in text
+
+    def test_the_decorator_example_verifies_a_real_delivery(self, subscriber, deliver, receiver):
+        received = deliver()
+        other = Subscriber.objects.create(
+            event="article.created", url=receiver.url("/other"), signing_algorithm="ed25519"
+        )
+        view = run_snippet(DOCS_DECORATOR, ARTICLE_PUBLIC_KEY=subscriber.signing_public_key)[
+            "handle_article_created"
+        ]
+        forged = run_snippet(DOCS_DECORATOR, ARTICLE_PUBLIC_KEY=other.signing_public_key)[
+            "handle_article_created"
+        ]
+
+        assert 204 == view(as_request(received)).status_code
+        assert 403 == forged(as_request(received)).status_code
+
+    def test_the_cryptography_example_verifies_a_real_delivery(self, clock, subscriber, deliver):
+        is_signed_v1a = run_snippet(DOCS_CRYPTOGRAPHY)["is_signed_v1a"]
+        received = deliver()
+        names = ("webhook-id", "webhook-timestamp", "webhook-signature")
+        headers = {name: received.header(name) for name in names}
+        public = subscriber.signing_public_key
+
+        assert is_signed_v1a(received.body, as_request(received).headers, public)
+        assert is_signed_v1a(received.body, headers, public)
+        assert not is_signed_v1a(received.body + b" ", headers, public)
+        assert not is_signed_v1a(received.body, {**headers, "webhook-id": "msg_other"}, public)
+        assert not is_signed_v1a(received.body, {}, public)
+        assert not is_signed_v1a(received.body, headers, public_key_of(generate_secret_key()))
+        clock.move_to(NOON + timedelta(seconds=301))
+        assert not is_signed_v1a(received.body, headers, public)
+
+
+class TestOtherSubscriberModels:
+    def test_a_model_without_signing_algorithm_is_shown_without_the_ed25519_fields(self):
+        """A subscriber model without the Ed25519 columns: the API neither shows nor takes them."""
+        kept = [f for f in Subscriber._meta.get_fields() if not f.name.startswith("signing_")]
+        model = type("Legacy", (), {"_meta": SimpleNamespace(get_fields=lambda: kept)})
+
+        for listing in (False, True):
+            serializer = serializer_for(model, listing)  # type: ignore[arg-type]
+            assert "signing_secret" in serializer.Meta.fields or listing
+            assert not {"signing_algorithm", "signing_public_key"} & set(serializer.Meta.fields)
+            assert None is serializer._declared_fields.get("signing_algorithm")
