@@ -729,3 +729,66 @@ class TestOtherSubscriberModels:
             assert "signing_secret" in serializer.Meta.fields or listing
             assert not {"signing_algorithm", "signing_public_key"} & set(serializer.Meta.fields)
             assert None is serializer._declared_fields.get("signing_algorithm")
+
+
+class TestPortal:
+    """The subscriber's portal (/webhooks/): the choice, the public key, the rotation."""
+
+    @pytest.fixture
+    def web(self, client, django_user_model):
+        client.force_login(django_user_model.objects.create_user("alice"))
+        return client
+
+    def test_choose_ed25519_and_see_the_public_key_only(self, web, receiver):
+        response = web.post(
+            "/webhooks/new/",
+            {
+                "event": "article.created",
+                "url": receiver.url("/new"),
+                "signing_algorithm": "ed25519",
+            },
+        )
+
+        assert 302 == response.status_code
+        stored = Subscriber.objects.get()
+        assert "ed25519" == stored.signing_algorithm
+        page = web.get(f"/webhooks/{stored.uuid}/?secret=show").content.decode()
+        assert stored.signing_public_key in page
+        assert stored.signing_private_key[len("whsk_") :] not in page
+
+    def test_a_bad_algorithm_is_the_apis_error(self, web, receiver):
+        response = web.post(
+            "/webhooks/new/",
+            {"event": "article.created", "url": receiver.url("/new"), "signing_algorithm": "rsa"},
+        )
+
+        assert 400 == response.status_code  # the form again, with the API's error
+        assert "Not a signing algorithm" in response.content.decode()
+        assert 0 == Subscriber.objects.count()
+
+    def test_an_hmac_subscription_shows_no_public_key(self, web, receiver):
+        web.post("/webhooks/new/", {"event": "article.created", "url": receiver.url("/new")})
+
+        stored = Subscriber.objects.get()
+        assert ("hmac", "") == (stored.signing_algorithm, stored.signing_public_key)
+        assert "thorn-public-key" not in web.get(f"/webhooks/{stored.uuid}/").content.decode()
+
+    def test_rotating_without_cryptography_is_an_error_message(self, web, receiver, request):
+        stored = Subscriber.objects.create(
+            event="article.created",
+            url=receiver.url("/new"),
+            signing_algorithm="ed25519",
+            user=django_user(request, "alice"),
+        )
+        request.getfixturevalue("without_cryptography")
+        before = Subscriber.objects.values().get(pk=stored.pk)
+
+        response = web.post(f"/webhooks/{stored.uuid}/rotate-secret/", follow=True)
+
+        assert 200 == response.status_code
+        assert "thorn[ed25519]" in response.content.decode()
+        assert before == Subscriber.objects.values().get(pk=stored.pk)
+
+
+def django_user(request: pytest.FixtureRequest, username: str) -> Any:
+    return request.getfixturevalue("django_user_model").objects.get(username=username)
