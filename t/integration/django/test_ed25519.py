@@ -792,3 +792,32 @@ class TestPortal:
 
 def django_user(request: pytest.FixtureRequest, username: str) -> Any:
     return request.getfixturevalue("django_user_model").objects.get(username=username)
+
+
+class TestWithoutPrivateKey:
+    def test_an_ed25519_row_without_keys_is_never_signed_otherwise(
+        self, subscribe, receiver, django_capture_on_commit_callbacks
+    ):
+        """Made ed25519 by QuerySet.update() (no save(), so no key pair): its deliveries fail.
+
+        It is not sent with an HMAC signature instead; rotating its secret gives it keys.
+        """
+        subscriber = subscribe("article.created", "/keyless")
+        Subscriber.objects.filter(pk=subscriber.pk).update(signing_algorithm="ed25519")
+        subscribe("article.created", "/sentinel")
+
+        with django_capture_on_commit_callbacks(execute=True):
+            Article.objects.create(title="Keyless")
+        receiver.wait_for_path("/sentinel")
+
+        record = DeliveryRecord.objects.get(subscription=subscriber.uuid)
+        assert "retrying" == record.state
+        assert "has no private key" in record.last_error
+        assert [] == receiver.for_path("/keyless")
+
+        subscriber.refresh_from_db()
+        subscriber.rotate_secret()
+        with django_capture_on_commit_callbacks(execute=True):
+            Article.objects.create(title="Keyed")
+        (received,) = receiver.wait_for_path("/keyless")
+        assert verifies(received, subscriber.signing_public_key)

@@ -18,7 +18,7 @@ from thorn.conf import MIME_JSON, MIME_URLFORM, event_choices
 from thorn.django import delivery_signals
 from thorn.django.index import subscriptions_changed
 from thorn.django.managers import SubscriberManager
-from thorn.exceptions import FilterError
+from thorn.exceptions import FilterError, ImproperlyConfigured
 from thorn.generic.filters import Predicate, compile_filter
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import is_event_pattern
@@ -437,9 +437,21 @@ class Subscriber(models.Model, SubscriberModelMixin):
         ends (``previous_hmac_secret_expires``: a rotation replaces both).
 
         .. versionadded:: 2.0
+
+        Raises:
+            ImproperlyConfigured: for an ``ed25519`` subscription without a
+                private key (its algorithm was changed around :meth:`save`,
+                by ``QuerySet.update()`` or SQL): its deliveries fail, and
+                are retried, rather than go out signed otherwise.
+                :meth:`rotate_secret` gives it a key pair.
         """
-        if self.signing_algorithm != ED25519 or not self.signing_private_key:
+        if self.signing_algorithm != ED25519:
             return ()
+        if not self.signing_private_key:
+            raise ImproperlyConfigured(
+                f"subscription {self.uuid} signs with Ed25519 but has no private key: "
+                "rotate its secret to give it a key pair"
+            )
         expires = self.previous_hmac_secret_expires
         if self.previous_signing_private_key and expires is not None and expires.timestamp() > at:
             return (self.signing_private_key, self.previous_signing_private_key)
