@@ -405,6 +405,23 @@ class TestWithoutCryptography:
         assert "thorn[ed25519]" in response.json()["signing_algorithm"][0]
         assert before == Subscriber.objects.values().get(pk=stored_ed25519.pk)
 
+    def test_a_stored_one_can_still_be_changed_and_disabled(self, api, stored_ed25519):
+        """Its key pair is kept: changing other fields needs no package, through the API or code."""
+        keys = Subscriber.objects.values("signing_private_key", "signing_public_key")
+
+        response = api.patch(
+            detail(stored_ed25519.uuid),
+            {"signing_algorithm": "ed25519", "is_active": False, "event": "article.*"},
+            format="json",
+        )
+
+        assert 200 == response.status_code, response.content
+        assert stored_ed25519.signing_public_key == response.json()["signing_public_key"]
+        assert [stored_ed25519.signing_public_key] == [k["signing_public_key"] for k in keys]
+        stored_ed25519.refresh_from_db()
+        stored_ed25519.full_clean()
+        assert (False, "article.*") == (stored_ed25519.is_active, stored_ed25519.event)
+
     def test_rotating_from_the_command_line_is_a_command_error(self, stored_ed25519):
         with pytest.raises(CommandError, match=r"thorn\[ed25519\]"):
             call_command("thorn", "rotate-secret", str(stored_ed25519.uuid), stdout=StringIO())

@@ -535,7 +535,15 @@ class Subscriber(models.Model, SubscriberModelMixin):
             )
         if self.streams_only and self.url:
             raise ValidationError({"url": _("A stream-only subscription has no URL.")})
-        if self.signing_algorithm == ED25519 and not ed25519.available():
+        if not self.streams_only and not self.url:
+            raise ValidationError({"url": _("This field is required.")})
+        # A key pair is made on save: refused where it cannot be (one
+        # already made is kept, and needs no package to be edited).
+        if (
+            self.signing_algorithm == ED25519
+            and not self.signing_private_key
+            and not ed25519.available()
+        ):
             raise ValidationError(
                 {
                     "signing_algorithm": _(
@@ -544,8 +552,6 @@ class Subscriber(models.Model, SubscriberModelMixin):
                     % {"hint": ed25519.INSTALL_HINT}
                 }
             )
-        if not self.streams_only and not self.url:
-            raise ValidationError({"url": _("This field is required.")})
 
 
 AbstractSubscriber.register(Subscriber)

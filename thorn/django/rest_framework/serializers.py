@@ -239,8 +239,17 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         return getattr(subscriber, "signing_public_key", None) or None
 
     def validate_signing_algorithm(self, value: str) -> str:
-        """``"ed25519"`` only where ``cryptography`` is installed (else a 400 that says so)."""
-        if value == ED25519 and not ed25519.available():
+        """``"ed25519"`` only where ``cryptography`` is installed (else a 400 that says so).
+
+        A subscription that already has its key pair keeps it: it can be
+        changed (or disabled) without the package.
+        """
+        instance = self.instance
+        has_keys = (
+            getattr(instance, "signing_algorithm", None) == ED25519
+            and getattr(instance, "signing_private_key", "") != ""
+        )
+        if value == ED25519 and not has_keys and not ed25519.available():
             raise serializers.ValidationError(
                 f"Ed25519 signatures are not available on this server: it needs "
                 f"{ed25519.INSTALL_HINT}.",
