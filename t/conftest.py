@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,6 +61,20 @@ def app(make_app: Any) -> Thorn:
     """A framework-free app delivering to loopback."""
     app: Thorn = make_app()
     return app
+
+
+@pytest.fixture
+def without_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the ``cryptography`` package impossible to import, as if it were not installed.
+
+    Every ``cryptography`` module is replaced with ``None`` in
+    :data:`sys.modules` (which makes importing it raise ``ImportError``,
+    and :func:`importlib.util.find_spec` find nothing), and restored after
+    the test.  Uninstalling it is not an option: trustme needs it.
+    """
+    names = [name for name in sys.modules if name.split(".")[0] == "cryptography"]
+    for name in {"cryptography", *names}:
+        monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

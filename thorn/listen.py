@@ -220,6 +220,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         )
         print(f"Secret (hmac_secret): {found['hmac_secret']}", file=out)
         print(f"Signing secret (Standard Webhooks): {found['signing_secret']}", file=out)
+        if found.get("signing_public_key"):  # an ed25519 subscription: v1a signatures
+            print(f"Public key (Standard Webhooks v1a): {found['signing_public_key']}", file=out)
         print("Ready: waiting for events (Ctrl-C to stop).", file=out, flush=True)
         for event in listener.events(subscription, out):
             data = json.loads(event.data)

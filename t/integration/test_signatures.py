@@ -9,6 +9,7 @@ in t/integration/celery/test_signatures.py.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -16,8 +17,12 @@ from typing import Any
 import pytest
 import standardwebhooks
 import time_machine
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from thorn.events import Event
+from thorn.generic.subscriber import static_subscriber_errors
+from thorn.utils.ed25519 import generate_secret_key, public_key_of
 from thorn.utils.hmac import signing_secret, verify
 
 from t.receiver import Received, Receiver
@@ -157,3 +162,65 @@ class TestStaticSubscriberSecrets:
         (received,) = receiver.wait_for_path("/static")
         library_verify(received, "new")
         library_verify(received, "old")
+
+
+class TestStaticEd25519Keys:
+    """Static subscribers sign webhook-signature with Ed25519 when given a ``signing_key``."""
+
+    @staticmethod
+    def v1a_verifies(received: Received, public_key: str) -> bool:
+        """Whether cryptography, given the raw public key, accepts one v1a entry of ``received``."""
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key[len("whpk_") :]))
+        ident, stamp = received.header("webhook-id"), received.header("webhook-timestamp")
+        content = f"{ident}.{stamp}.".encode() + received.body
+        for entry in (received.header("webhook-signature") or "").split(" "):
+            version, _, signature = entry.partition(",")
+            try:
+                key.verify(base64.b64decode(signature), content)
+            except InvalidSignature:
+                continue
+            if version == "v1a":
+                return True
+        return False
+
+    def test_one_key_signs_v1a_and_hook_hmac_keeps_the_secret(self, make_app, receiver):
+        app = make_app(THORN_HMAC_SIGNER="thorn.utils.hmac:sign")
+        key = generate_secret_key()
+
+        received = deliver(app, receiver, signing_key=key)
+
+        assert (received.header("webhook-signature") or "").startswith("v1a,")
+        assert self.v1a_verifies(received, public_key_of(key))
+        assert not self.v1a_verifies(received, public_key_of(generate_secret_key()))
+        assert verify(received.header("Hook-HMAC"), "sha256", SECRET_15, received.body)
+        with pytest.raises(standardwebhooks.WebhookVerificationError, match="No matching"):
+            library_verify(received, SECRET_15)
+
+    def test_a_list_of_keys_for_a_rotation(self, app, receiver):
+        new, old = generate_secret_key(), generate_secret_key()
+
+        received = deliver(app, receiver, signing_key=[new, old])
+
+        assert 2 == len((received.header("webhook-signature") or "").split(" "))
+        assert self.v1a_verifies(received, public_key_of(new))
+        assert self.v1a_verifies(received, public_key_of(old))
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            pytest.param("whpk_" + "A" * 43 + "=", id="a-public-key"),
+            pytest.param("whsk_short", id="not-32-bytes"),
+            pytest.param(["whsk_" + "A" * 43 + "=", 5], id="not-a-string"),
+            pytest.param({"key": "x"}, id="a-dict"),
+        ],
+    )
+    def test_a_malformed_key_is_a_configuration_error(self, make_app, key):
+        """Refused by the system check (THORN_SUBSCRIBERS), without repeating the key."""
+        app = make_app(
+            THORN_SUBSCRIBERS={"article.*": {"url": "https://e.com/", "signing_key": key}}
+        )
+
+        (error,) = static_subscriber_errors(app)
+
+        assert "signing_key of subscriber 'https://e.com/'" in error
+        assert "A" * 43 not in error

@@ -8,9 +8,15 @@ id, timestamp) into the signature headers of both schemes:
 - Standard Webhooks 1.0.0: ``webhook-id`` (the delivery id),
   ``webhook-timestamp`` (the attempt's Unix time) and ``webhook-signature``,
   one ``v1`` signature per secret that is valid at that time (the
-  subscription's secret, and the one it replaced during its grace period).
+  subscription's secret, and the one it replaced during its grace period),
+  or, for a subscription that signs with Ed25519, one ``v1a`` signature per
+  private key valid then (the same grace period).
 
 ``THORN_SIGNATURE_HEADERS`` chooses the schemes.
+
+``Hook-HMAC`` is always signed with the HMAC secret, whatever signs
+``webhook-signature``: it is Thorn 1.5's header, and 1.5 receivers check it
+with the secret.
 
 .. versionchanged:: 2.0
     Standard Webhooks headers, next to ``Hook-HMAC``.
@@ -22,6 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from thorn.generic.models import AbstractSubscriber
+from thorn.utils.ed25519 import asymmetric_sign
 from thorn.utils.hmac import standard_sign
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "STANDARD",
     "delivery_headers",
     "signature_headers",
+    "signing_keys",
     "signing_secrets",
 ]
 
@@ -63,6 +71,19 @@ def signing_secrets(subscriber: AbstractSubscriber, timestamp: float) -> tuple[s
     return secrets
 
 
+def signing_keys(subscriber: AbstractSubscriber, timestamp: float) -> tuple[str, ...]:
+    """Return the Ed25519 private keys (``whsk_...``) of ``subscriber`` that sign at ``timestamp``.
+
+    Empty for a subscriber that signs ``webhook-signature`` with HMAC (every
+    subscriber without a ``signing_keys(timestamp)`` method); newest first.
+    """
+    method = getattr(subscriber, "signing_keys", None)
+    if method is None:
+        return ()
+    keys: tuple[str, ...] = tuple(method(timestamp))
+    return keys
+
+
 def signature_headers(
     subscriber: AbstractSubscriber,
     body: bytes,
@@ -79,10 +100,16 @@ def signature_headers(
         body: The body, exactly as sent.
         delivery_id: The delivery id (``webhook-id``), the same on every attempt.
         timestamp: The attempt's Unix time (``webhook-timestamp``); it also
-            decides whether a previous secret is still in its grace period.
+            decides whether a previous secret (or private key) is still in
+            its grace period.
         signer: The ``Hook-HMAC`` signer (``THORN_HMAC_SIGNER``).
         schemes: :data:`HOOK_HMAC`, :data:`STANDARD` or both
             (``THORN_SIGNATURE_HEADERS``).
+
+    Raises:
+        ImproperlyConfigured: for a subscriber that signs with Ed25519, if
+            ``cryptography`` is not installed.  A delivery attempt records it
+            as its error, and is retried like a failed attempt.
     """
     headers: dict[str, str] = {}
     if HOOK_HMAC in schemes:
@@ -92,12 +119,15 @@ def signature_headers(
         headers["Hook-HMAC"] = signature
     if STANDARD in schemes:
         # dict.fromkeys: a secret given twice signs once, in order.
-        secrets = dict.fromkeys(signing_secrets(subscriber, timestamp))
+        keys = dict.fromkeys(signing_keys(subscriber, timestamp))
+        if keys:
+            signatures = [asymmetric_sign(key, delivery_id, timestamp, body) for key in keys]
+        else:
+            secrets = dict.fromkeys(signing_secrets(subscriber, timestamp))
+            signatures = [standard_sign(secret, delivery_id, timestamp, body) for secret in secrets]
         headers["webhook-id"] = delivery_id
         headers["webhook-timestamp"] = str(timestamp)
-        headers["webhook-signature"] = " ".join(
-            standard_sign(secret, delivery_id, timestamp, body) for secret in secrets
-        )
+        headers["webhook-signature"] = " ".join(signatures)
     return headers
 
 

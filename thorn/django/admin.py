@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import django
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
@@ -27,6 +27,7 @@ from thorn.conf import event_choices
 from thorn.django.health import ATTEMPT_FIELDS, last_deliveries
 from thorn.django.models import AttemptRecord, DeliveryRecord, Subscriber
 from thorn.django.utils import parse_time
+from thorn.exceptions import ImproperlyConfigured
 from thorn.recovery import recover, redeliver
 from thorn.utils.redact import redact_url
 
@@ -60,6 +61,9 @@ class SubscriberAdmin(_ModelAdmin):
     :meth:`~thorn.django.models.Subscriber.save`), and each links to its
     deliveries.
 
+    The signing algorithm can be chosen (``hmac`` or ``ed25519``); the
+    public key of an ``ed25519`` subscription shows, never its private key.
+
     The subscriber's ``filter`` can be edited; the lease (``expires_at``)
     and the verification of intent (``verified``, and why and when it last
     failed) show, and the list is filtered by them.
@@ -67,7 +71,7 @@ class SubscriberAdmin(_ModelAdmin):
     .. versionchanged:: 2.0
         The "Rotate secret" and "Enable" actions, the health, the filter,
         the lease, the verification of intent, the delivery mode (POST or
-        stream only) and when the stream was last read.
+        stream only), when the stream was last read, and the signing algorithm.
     """
 
     list_display = (
@@ -89,6 +93,7 @@ class SubscriberAdmin(_ModelAdmin):
         "event",
         "content_type",
         "hmac_digest",
+        "signing_algorithm",
     )
     search_fields = ("url",)
     readonly_fields = (
@@ -98,6 +103,7 @@ class SubscriberAdmin(_ModelAdmin):
         "failing_since",
         "last_delivery",
         "deliveries",
+        "signing_public_key",
         "previous_hmac_secret_expires",
         "verification_error",
         "verification_attempted_at",
@@ -116,6 +122,8 @@ class SubscriberAdmin(_ModelAdmin):
         "content_type",
         "hmac_digest",
         "hmac_secret",
+        "signing_algorithm",
+        "signing_public_key",
         "previous_hmac_secret_expires",
         "filter",
         "expires_at",
@@ -180,7 +188,11 @@ class SubscriberAdmin(_ModelAdmin):
         """Give each selected subscription a new random secret (the old one signs for a while)."""
         count = 0
         for subscriber in queryset:
-            subscriber.rotate_secret()
+            try:
+                subscriber.rotate_secret()
+            except ImproperlyConfigured as exc:  # an ed25519 key pair, without cryptography
+                self.message_user(request, f"{subscriber.uuid}: {exc}", level=messages.ERROR)
+                continue
             count += 1
         self.message_user(
             request,

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core import checks
-from django.db import models
+from django.db import DatabaseError, models
 
 from thorn._state import current_app
 from thorn.app import Thorn
@@ -25,6 +25,7 @@ from thorn.conf import CHECKS, SettingProblem, setting_problem, setting_problems
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import static_subscriber_errors
+from thorn.utils import ed25519
 from thorn.utils.hmac import compat_sign
 
 __all__ = ["register", "serious_messages"]
@@ -46,6 +47,7 @@ def register() -> None:
         check_model_events,
     ):
         checks.register(check, TAG)
+    checks.register(check_ed25519, TAG, checks.Tags.database)
 
 
 def serious_messages() -> list[checks.CheckMessage]:
@@ -238,4 +240,44 @@ def check_model_events(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                         id="thorn.W002",
                     )
                 )
+    return messages
+
+
+def check_ed25519(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse stored ``ed25519`` subscriptions where ``cryptography`` is not installed.
+
+    Their deliveries could not be signed: each attempt would fail (and be
+    retried) until it is installed.  A database check: ``manage.py migrate``
+    and ``manage.py check --database default`` run it, a plain
+    ``manage.py check`` does not.
+
+    .. versionadded:: 2.0
+    """
+    if not databases or ed25519.available():
+        return []
+    try:
+        model = _app().env.Subscriber  # type: ignore[attr-defined]
+    except (ImproperlyConfigured, AttributeError):
+        return []  # reported by check_subscriber_model
+    if not isinstance(model, type) or not issubclass(model, models.Model):
+        return []
+    if "signing_algorithm" not in {field.name for field in model._meta.get_fields()}:
+        return []
+    messages: list[checks.CheckMessage] = []
+    for alias in databases:
+        try:
+            count = model._default_manager.using(alias).filter(signing_algorithm="ed25519").count()
+        except DatabaseError:  # not migrated yet: nothing stored to sign
+            continue
+        if count:
+            messages.append(
+                checks.Error(
+                    f"{count} subscription(s) in database {alias!r} sign with Ed25519 "
+                    "(signing_algorithm='ed25519'), but the cryptography package is not "
+                    "installed: their deliveries cannot be signed, and fail until it is.",
+                    hint=f"{ed25519.INSTALL_HINT}, or make them signing_algorithm='hmac'.",
+                    obj=model,
+                    id="thorn.E090",
+                )
+            )
     return messages

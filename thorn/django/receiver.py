@@ -17,6 +17,12 @@ signs ``Hook-HMAC`` with the new secret only).  Otherwise ``Hook-HMAC``
 must verify.  Any of several secrets may match, for the receiving side of
 a rotation.
 
+For a subscription that signs with Ed25519 (``signing_algorithm`` is
+``"ed25519"``), give its public key, ``signing_public_key`` (``whpk_...``):
+the ``v1a`` signatures of ``webhook-signature`` are then verified with it
+(this needs ``pip install "thorn[ed25519]"``).  A public key verifies
+nothing else: a request without the Standard Webhooks headers is refused.
+
 .. code-block:: python
 
     from django.http import HttpResponse
@@ -45,6 +51,9 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseForbidden
 from django.http.request import RawPostDataException
 
+from thorn.exceptions import ImproperlyConfigured
+from thorn.utils import ed25519
+from thorn.utils.ed25519 import PUBLIC_KEY_PREFIX, asymmetric_verify, decode_key
 from thorn.utils.hmac import (
     SIGNING_SECRET_PREFIX,
     compat_verify,
@@ -66,7 +75,7 @@ __all__ = [
 logger = get_logger(__name__)
 
 #: One secret: the subscription's ``hmac_secret``, or its ``signing_secret``
-#: (``whsec_...``).
+#: (``whsec_...``), or its Ed25519 ``signing_public_key`` (``whpk_...``).
 OneSecret = str | bytes
 
 #: The receiver's copy of the subscription's secret, or several of them (a
@@ -111,17 +120,26 @@ def _check_options(digest: str, signer: str, tolerance: float, schemes: Collecti
         raise ValueError(f"schemes must be a list of 'standard' and 'hook-hmac', not {schemes!r}")
 
 
-def _keys(secret: Any) -> list[bytes]:
-    """The keys ``secret`` (one secret or several) may stand for; empty ones are left out.
+def _keys(secret: Any) -> tuple[list[bytes], list[bytes]]:
+    """The HMAC keys and the Ed25519 public keys ``secret`` (one or several) stands for.
 
     A ``whsec_`` secret is the base64 of the key (a ``signing_secret``); it
     may also be a chosen ``hmac_secret`` that starts so, so both are tried.
+    A ``whpk_`` string is an Ed25519 public key, and only that: it is
+    public, so it must never be taken as an HMAC key.  Empty secrets and
+    malformed public keys are left out.
     """
     secrets = secret if isinstance(secret, list | tuple) else [secret]
     keys: list[bytes] = []
+    public_keys: list[bytes] = []
     for each in secrets:
         if isinstance(each, bytes) and each:
             keys.append(each)
+        elif isinstance(each, str) and each.startswith(PUBLIC_KEY_PREFIX):
+            try:
+                public_keys.append(decode_key(each, PUBLIC_KEY_PREFIX))
+            except ValueError:
+                continue
         elif isinstance(each, str) and each:
             keys.append(each.encode("utf-8"))
             if each.startswith(SIGNING_SECRET_PREFIX):
@@ -132,7 +150,21 @@ def _keys(secret: Any) -> list[bytes]:
                     continue
                 if decoded:
                     keys.append(decoded)
-    return keys
+    return keys, public_keys
+
+
+def _check_public_keys(secrets: Sequence[Any]) -> None:
+    """Refuse malformed ``whpk_`` keys, and public keys where ``cryptography`` is missing."""
+    public = [
+        each for each in secrets if isinstance(each, str) and each.startswith(PUBLIC_KEY_PREFIX)
+    ]
+    for each in public:
+        decode_key(each, PUBLIC_KEY_PREFIX)  # raises ValueError
+    if public and not ed25519.available():
+        raise ImproperlyConfigured(
+            f"verify_webhook: public keys (whpk_) need the cryptography package: "
+            f"{ed25519.INSTALL_HINT}"
+        )
 
 
 def _standard_rejection(request: HttpRequest, tolerance: float) -> str | None:
@@ -178,9 +210,11 @@ def _rejection(
         reason = _standard_rejection(request, tolerance)
         if reason is not None:
             return reason
-    keys = _keys(secret(request) if callable(secret) else secret)
-    if not keys:
+    keys, public_keys = _keys(secret(request) if callable(secret) else secret)
+    if not keys and not public_keys:
         return "no secret for this request"
+    if not standard and not keys:
+        return "no Standard Webhooks headers: a public key (whpk_) verifies only webhook-signature"
     try:
         body = request.body
     except RawPostDataException:
@@ -189,7 +223,11 @@ def _rejection(
         ident = request.headers["webhook-id"]
         stamp = request.headers["webhook-timestamp"]
         signatures = request.headers["webhook-signature"]
-        if not any(standard_verify(signatures, key, ident, stamp, body) for key in keys):
+        if not any(
+            standard_verify(signatures, key, ident, stamp, body) for key in keys
+        ) and not any(
+            asymmetric_verify(signatures, key, ident, stamp, body) for key in public_keys
+        ):
             return "the webhook-signature does not match"
     elif not any(_VERIFIERS[signer](hook_hmac or "", digest, key, body) for key in keys):
         return "the Hook-HMAC signature does not match"
@@ -214,19 +252,22 @@ def is_valid_webhook(
       ``"standard"``, ``webhook-id``, ``webhook-timestamp`` and
       ``webhook-signature`` must all be there, the timestamp within
       ``tolerance`` seconds of now, and one of the ``v1`` signatures the
-      signature of the request with one of the secrets; ``Hook-HMAC`` is
-      not checked then;
+      signature of the request with one of the secrets, or one of the
+      ``v1a`` signatures that of one of the public keys (``whpk_...``);
+      ``Hook-HMAC`` is not checked then;
     - otherwise, when ``schemes`` has ``"hook-hmac"``, ``Hook-HMAC`` must
       be the signature of the body with one of the secrets, ``digest`` and
       ``signer``.
 
     .. versionchanged:: 2.0
-        Standard Webhooks headers, several secrets, ``tolerance`` and ``schemes``.
+        Standard Webhooks headers, several secrets, Ed25519 public keys,
+        ``tolerance`` and ``schemes``.
 
     Arguments:
         request: The incoming request.
         secret: The subscription's ``hmac_secret`` or ``signing_secret``
-            (:class:`str` or :class:`bytes`), or a list of secrets any of
+            (:class:`str` or :class:`bytes`), or its ``signing_public_key``
+            (``whpk_...``, for an ``ed25519`` subscription), or a list of secrets any of
             which may match (during a rotation), or a function
             ``secret(request)`` that returns one or a list, or ``None`` to
             reject the request.  The function is only called for a request
@@ -256,9 +297,13 @@ def is_valid_webhook(
 
     Raises:
         ValueError: if ``digest``, ``signer``, ``tolerance`` or ``schemes``
-            is not supported.
+            is not supported, or a ``whpk_`` public key is malformed.
+        ImproperlyConfigured: if a public key is given and ``cryptography``
+            is not installed.
     """
     _check_options(digest, signer, tolerance, schemes)
+    if not callable(secret):
+        _check_public_keys(secret if isinstance(secret, list | tuple) else [secret])
     return _rejection(request, secret, digest, signer, tolerance, schemes) is None
 
 
@@ -312,13 +357,14 @@ def verify_webhook(
     ``dispatch`` decorated by :func:`~django.views.decorators.csrf.csrf_exempt`).
 
     .. versionchanged:: 2.0
-        Standard Webhooks headers, several secrets, ``tolerance`` and ``schemes``.
+        Standard Webhooks headers, several secrets, Ed25519 public keys,
+        ``tolerance`` and ``schemes``.
 
     Arguments:
         secret: The subscription's ``hmac_secret`` or ``signing_secret``,
-            a list of secrets (any may match), or a function
-            ``secret(request)`` returning one or a list (``None`` rejects
-            the request).
+            or its ``signing_public_key`` (``whpk_...``), a list of
+            secrets (any may match), or a function ``secret(request)``
+            returning one or a list (``None`` rejects the request).
         digest: The subscription's ``hmac_digest`` (``sha256`` by default).
         signer: ``"sign"`` (recommended) or ``"compat"``, after the
             sending site's ``THORN_HMAC_SIGNER``.
@@ -329,13 +375,17 @@ def verify_webhook(
     Raises:
         ValueError: when decorating, if ``digest``, ``signer``,
             ``tolerance`` or ``schemes`` is not supported, or ``secret`` is
-            empty (or a list with an empty secret).
+            empty (or a list with an empty secret), or a ``whpk_`` public
+            key is malformed.
+        ImproperlyConfigured: when decorating, if a public key is given and
+            ``cryptography`` is not installed.
     """
     _check_options(digest, signer, tolerance, schemes)
     if not callable(secret):
         secrets = secret if isinstance(secret, list | tuple) else [secret]
         if not secrets or not all(secrets):
             raise ValueError("verify_webhook needs a secret: it is empty")
+        _check_public_keys(secrets)
 
     def decorator(view: _View) -> _View:
         if iscoroutinefunction(view):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from thorn.conf import MIME_JSON
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin, pk_of
+from thorn.utils.ed25519 import SECRET_KEY_PREFIX, decode_key
 from thorn.utils.imports import import_string
 from thorn.utils.redact import redact_url
 
@@ -73,10 +74,16 @@ class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
     ``webhook-signature`` (each gives one signature).  The first becomes
     ``hmac_secret`` and the others ``previous_hmac_secrets``.
 
+    ``signing_key``, an Ed25519 private key (``whsk_...``) or a list of
+    them, newest first, makes ``webhook-signature`` asymmetric: one ``v1a``
+    signature per key, which receivers verify with the public keys
+    (:func:`thorn.utils.ed25519.public_key_of`).  ``Hook-HMAC`` is still
+    signed with ``hmac_secret``.
+
     .. versionchanged:: 2.0
         A subscriber given as a bare URL gets a stable uuid (derived from its
         pattern and URL) and a stable secret, not new random ones for every
-        delivery.  ``hmac_secret`` may be a list of secrets.
+        delivery.  ``hmac_secret`` may be a list of secrets.  ``signing_key``.
     """
 
     url: str
@@ -84,6 +91,10 @@ class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
     hmac_secret: str = field(default="", repr=False)
     #: The older secrets that still sign ``webhook-signature``, newest first.
     previous_hmac_secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: Ed25519 private keys (``whsk_...``), newest first: when given, they
+    #: sign ``webhook-signature`` (``v1a``, one signature each) instead of
+    #: the secrets.  A string is one key.
+    signing_key: tuple[str, ...] = field(default=(), repr=False)
     hmac_digest: str = "sha256"
     content_type: str = MIME_JSON
     user: Any = None
@@ -110,11 +121,31 @@ class StaticSubscriber(SubscriberModelMixin, AbstractSubscriber):
                 self, "previous_hmac_secrets", (*secrets[1:], *self.previous_hmac_secrets)
             )
         object.__setattr__(self, "previous_hmac_secrets", tuple(self.previous_hmac_secrets))
+        object.__setattr__(self, "signing_key", self._signing_keys(self.signing_key))
         if self.uuid is None:
             stable = uuid_module.uuid5(STATIC_NAMESPACE, f"{self.event} {self.url}")
             object.__setattr__(self, "uuid", stable)
         elif not isinstance(self.uuid, uuid_module.UUID):
             object.__setattr__(self, "uuid", uuid_module.UUID(str(self.uuid)))
+
+    def _signing_keys(self, keys: Any) -> tuple[str, ...]:
+        keys = (keys,) if isinstance(keys, str) else keys
+        where = f"the signing_key of subscriber {redact_url(self.url)!r}"
+        if not isinstance(keys, list | tuple):
+            raise ImproperlyConfigured(f"{where} must be a whsk_ key or a list of them")
+        for key in keys:
+            try:
+                decode_key(key, SECRET_KEY_PREFIX)
+            except ValueError as exc:  # the message never repeats the key
+                raise ImproperlyConfigured(f"{where}: {exc}") from None
+        return tuple(keys)
+
+    def signing_keys(self, at: float) -> tuple[str, ...]:
+        """Return the Ed25519 private keys that sign ``webhook-signature``: ``signing_key``.
+
+        .. versionadded:: 2.0
+        """
+        return self.signing_key
 
     def signing_secrets(self, at: float) -> tuple[str, ...]:
         """Return the secrets that sign ``webhook-signature``: every one, newest first.

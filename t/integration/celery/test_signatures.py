@@ -8,12 +8,14 @@ Webhooks with the subscription's ``whsec_`` secret, as a receiver would.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import standardwebhooks
 from celery import Celery
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from thorn import _state
 from thorn.django.models import Subscriber
@@ -88,3 +90,33 @@ def test_the_worker_signs_with_both_secrets_during_a_rotation(
         assert "Rotated" == webhook.verify(received.body, received.headers)["data"]["title"]
     assert 2 == len((received.header("webhook-signature") or "").split(" "))
     assert verify(received.header("Hook-HMAC"), "sha256", new, received.body)
+
+
+def test_the_worker_signs_an_ed25519_subscription_with_v1a(
+    celery_worker_factory: WorkerFactory, receiver: Receiver
+) -> None:
+    """The worker signs with the stored private key, both keys during a rotation.
+
+    Verified by ``cryptography`` with each public key, as a receiver given
+    ``signing_public_key`` would.
+    """
+    subscriber = Subscriber.objects.create(
+        event="article.created", url=receiver.url("/ed25519"), signing_algorithm="ed25519"
+    )
+    old_public = subscriber.signing_public_key
+    subscriber.rotate_secret()
+    celery_worker_factory(settings=WORKER_SETTINGS)
+
+    Article.objects.create(title="Signed with Ed25519")
+
+    (received,) = receiver.wait_for_path("/ed25519", timeout=DEADLINE)
+    entries = (received.header("webhook-signature") or "").split(" ")
+    assert ["v1a", "v1a"] == [entry.partition(",")[0] for entry in entries]
+    content = (
+        f"{received.header('webhook-id')}.{received.header('webhook-timestamp')}.".encode()
+        + received.body
+    )
+    for public, entry in zip((subscriber.signing_public_key, old_public), entries, strict=True):
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public[len("whpk_") :]))
+        key.verify(base64.b64decode(entry.partition(",")[2]), content)  # raises if not
+    assert verify(received.header("Hook-HMAC"), "sha256", subscriber.hmac_secret, received.body)

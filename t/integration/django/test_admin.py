@@ -72,6 +72,7 @@ def add_form(**fields: str) -> dict[str, str]:
         "user": "",
         "content_type": "application/json",
         "hmac_digest": "sha256",
+        "signing_algorithm": "hmac",
         "hmac_secret": secret("added"),
         **fields,
     }

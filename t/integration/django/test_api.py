@@ -57,6 +57,9 @@ DOC_KEYS = [
     "hmac_secret",
     "hmac_digest",
     "signing_secret",
+    # new in 2.0: Ed25519 (v1a) signatures
+    "signing_algorithm",
+    "signing_public_key",
     # new in 2.0: the endpoint's health
     "is_active",
     "disabled_reason",
@@ -283,7 +286,7 @@ def test_options_describes_the_writable_fields(api):
     assert 200 == response.status_code
     post = response.json()["actions"]["POST"]
     # lease_seconds is write-only: in OPTIONS, not in the answers.
-    assert [*DOC_KEYS[:17], "lease_seconds", *DOC_KEYS[17:]] == list(post)
+    assert [*DOC_KEYS[:19], "lease_seconds", *DOC_KEYS[19:]] == list(post)
     # The URL is required unless "delivery" is "stream" (2.0): the serializer checks it.
     assert ["event"] == [name for name, info in post.items() if info["required"]]
     writable = [name for name, info in post.items() if not info["read_only"]]
@@ -293,6 +296,7 @@ def test_options_describes_the_writable_fields(api):
         "content_type",
         "hmac_secret",
         "hmac_digest",
+        "signing_algorithm",
         "is_active",
         "filter",
         "lease_seconds",
@@ -734,6 +738,7 @@ def test_code_and_the_admin_are_not_limited(settings, alice, admin_client):
             "user": str(alice.pk),
             "content_type": "application/json",
             "hmac_digest": "sha256",
+            "signing_algorithm": "hmac",
             "hmac_secret": SECRET,
         },
     )

@@ -94,6 +94,7 @@ WRITABLE = {
     "content_type",
     "hmac_secret",
     "hmac_digest",
+    "signing_algorithm",
     "is_active",
     "filter",
     "lease_seconds",
@@ -183,6 +184,8 @@ def test_server_side_fields_are_read_only(route, method, status):
     shown = component(response_schema(route, method, status))["properties"]
     for name in ("id", "user", "created_at", "updated_at", "subscription", "signing_secret"):
         assert shown[name]["readOnly"] is True, name
+    assert shown["signing_public_key"]["readOnly"] is True
+    assert not {"signing_private_key", "previous_signing_private_key"} & set(shown)
     for name in ("disabled_reason", "disabled_at", "failing_since", "last_delivery"):
         assert shown[name]["readOnly"] is True, name
     for name in ("expires_at", "verified", "verification_error", "verification_attempted_at"):
@@ -209,7 +212,7 @@ def test_rotate_secret_takes_no_body_and_answers_the_subscription():
     assert "requestBody" not in operation
     assert ["200"] == [code for code in operation["responses"] if code.startswith("2")]
     shown = component(response_schema(ROTATE, "post", 200))["properties"]
-    assert {"hmac_secret", "signing_secret"} <= set(shown)
+    assert {"hmac_secret", "signing_secret", "signing_public_key"} <= set(shown)
 
 
 def test_post_to_a_subscription_is_described_as_patch():

@@ -67,6 +67,7 @@ def test_json_output(subscriber):
         "uuid": str(subscriber.uuid),
         "hmac_secret": stored.hmac_secret,
         "signing_secret": signing_secret(stored.hmac_secret),
+        "signing_public_key": None,
         "previous_secret_expires": "2026-05-02T12:00:00+00:00",
     } == result
     # The printed signing secret is one standardwebhooks accepts.

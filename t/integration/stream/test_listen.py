@@ -17,6 +17,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from thorn.django.models import Subscriber
+from thorn.utils.ed25519 import asymmetric_verify
 
 from t.integration.stream.conftest import DEADLINE, Server, verified_status, wait_for
 from t.proj.blog.models import Article
@@ -183,3 +184,38 @@ def test_listen_reuses_a_subscription_and_prints_json(
     assert 204 == verified_status(subscriber.hmac_secret, body, printed["headers"])
     assert 0 == cli.interrupt()
     wait_for(lambda: Subscriber.objects.filter(uuid=subscriber.uuid).exists(), "the subscription")
+
+
+def test_listen_prints_the_public_key_of_an_ed25519_subscription(
+    asgi_server: Callable[..., Server], listen: Callable[..., Listen], token: str, alice: Any
+) -> None:
+    """The events of an ed25519 subscription are signed v1a: the public key verifies them."""
+    server = asgi_server()
+    subscriber = Subscriber.objects.create(
+        event="article.created",
+        user=alice,
+        delivery_mode="stream",
+        url="",
+        signing_algorithm="ed25519",
+    )
+    cli = listen(
+        "--site", f"{server.url}/hooks", "--token", token,
+        "--subscription", str(subscriber.uuid), "--print-json",
+    )  # fmt: skip
+    public_key = cli.line(r"Public key \(Standard Webhooks v1a\): (\S+)")[1]
+    assert subscriber.signing_public_key == public_key
+    cli.line("Ready")
+
+    Article.objects.create(title="printed")
+    printed = json.loads(cli.line(r"^\{.*\}$")[0])
+
+    headers = {name.lower(): value for name, value in printed["headers"].items()}
+    assert headers["webhook-signature"].startswith("v1a,")
+    assert asymmetric_verify(
+        headers["webhook-signature"],
+        public_key,
+        headers["webhook-id"],
+        headers["webhook-timestamp"],
+        printed["body"],
+    )
+    assert 0 == cli.interrupt()

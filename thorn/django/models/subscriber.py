@@ -18,11 +18,11 @@ from thorn.conf import MIME_JSON, MIME_URLFORM, event_choices
 from thorn.django import delivery_signals
 from thorn.django.index import subscriptions_changed
 from thorn.django.managers import SubscriberManager
-from thorn.exceptions import FilterError
+from thorn.exceptions import FilterError, ImproperlyConfigured
 from thorn.generic.filters import Predicate, compile_filter
 from thorn.generic.models import AbstractSubscriber, SubscriberModelMixin
 from thorn.generic.subscriber import is_event_pattern
-from thorn.utils import hmac
+from thorn.utils import ed25519, hmac
 from thorn.utils.log import get_logger
 from thorn.utils.redact import redact_url
 
@@ -31,9 +31,12 @@ __all__ = [
     "CONTENT_TYPES",
     "DELIVERY_MODES",
     "DISABLED_BY_HAND",
+    "ED25519",
     "HEALTH_FIELDS",
+    "HMAC",
     "HMAC_DIGESTS",
     "POST",
+    "SIGNING_ALGORITHMS",
     "STREAM",
     "URL_MAX_LENGTH",
     "Subscriber",
@@ -63,6 +66,16 @@ POST = "post"
 STREAM = "stream"
 #: How a subscription gets its deliveries.
 DELIVERY_MODES = (POST, STREAM)
+#: ``signing_algorithm`` of a subscription whose ``webhook-signature`` is
+#: HMAC-SHA256 with its ``hmac_secret`` (Standard Webhooks ``v1``).
+HMAC = "hmac"
+#: ``signing_algorithm`` of a subscription whose ``webhook-signature`` is
+#: Ed25519 with its own key pair (Standard Webhooks ``v1a``).
+ED25519 = "ed25519"
+#: How a subscription's ``webhook-signature`` is made.
+SIGNING_ALGORITHMS = (HMAC, ED25519)
+#: The fields that hold a subscription's Ed25519 keys.
+_KEY_FIELDS = ("signing_private_key", "signing_public_key", "previous_signing_private_key")
 
 
 def random_secret64() -> str:
@@ -123,7 +136,9 @@ class Subscriber(models.Model, SubscriberModelMixin):
         ``delivery_mode``: a ``stream`` subscription has no URL; its
         deliveries are only read from its live stream
         (:doc:`/userguide/stream`); ``stream_seen_at`` is when a client last
-        read it (migration ``0009``).
+        read it (migration ``0009``); ``signing_algorithm``: ``"ed25519"``
+        signs ``webhook-signature`` with the subscription's own Ed25519 key
+        pair (``v1a``), whose private key is never shown (migration ``0010``).
     """
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, editable=False, unique=True)
@@ -221,6 +236,39 @@ class Subscriber(models.Model, SubscriberModelMixin):
         editable=False,
         help_text=_("Until then, deliveries are also signed with the previous secret."),
     )
+    signing_algorithm = models.CharField(
+        _("signing algorithm"),
+        max_length=16,
+        choices=[(HMAC, _("HMAC-SHA256 (v1)")), (ED25519, _("Ed25519 (v1a)"))],
+        default=HMAC,
+        help_text=_(
+            "hmac: webhook-signature is an HMAC with the secret (v1); ed25519: it is an "
+            "Ed25519 signature (v1a), which receivers verify with the public key."
+        ),
+    )
+    # The private keys never leave the server: not editable (so not in the
+    # admin's forms), never serialized, never in a repr or a log.
+    signing_private_key = models.TextField(
+        _("Ed25519 private key"),
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("whsk_...: signs webhook-signature of an ed25519 subscription."),
+    )
+    signing_public_key = models.TextField(
+        _("Ed25519 public key"),
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("whpk_...: what receivers verify webhook-signature (v1a) with."),
+    )
+    previous_signing_private_key = models.TextField(
+        _("previous Ed25519 private key"),
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("The private key before the last rotation."),
+    )
     filter = models.JSONField(
         _("filter"),
         default=dict,
@@ -279,11 +327,19 @@ class Subscriber(models.Model, SubscriberModelMixin):
         :data:`~thorn.django.delivery_signals.subscription_disabled` is sent
         (with ``outcome=None``).
 
+        An ``ed25519`` subscription without a key pair gets one; one made
+        ``hmac`` loses its keys.
+
         .. versionchanged:: 2.0
-            The health fields, and the signals.
+            The health fields, the signals, and the Ed25519 keys.
+
+        Raises:
+            ImproperlyConfigured: when an ``ed25519`` subscription needs a
+                key pair and ``cryptography`` is not installed (nothing is saved).
         """
         if self.hmac_digest:
             self.hmac_digest = self.hmac_digest.lower()
+        keys_changed = self._sync_keys()
         signal = None
         if self.is_active and self.disabled_at is not None:
             self.disabled_reason, self.disabled_at, self.failing_since = "", None, None
@@ -294,7 +350,9 @@ class Subscriber(models.Model, SubscriberModelMixin):
             signal = delivery_signals.subscription_disabled
         update_fields = kwargs.get("update_fields")
         if signal is not None and update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, *HEALTH_FIELDS}
+            kwargs["update_fields"] = update_fields = {*update_fields, *HEALTH_FIELDS}
+        if keys_changed and update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *_KEY_FIELDS}
         super().save(*args, **kwargs)
         if signal is delivery_signals.subscription_enabled:
             signal.send_robust(type(self), subscription=self)
@@ -302,6 +360,28 @@ class Subscriber(models.Model, SubscriberModelMixin):
             signal.send_robust(
                 type(self), subscription=self, reason=self.disabled_reason, outcome=None
             )
+
+    def _sync_keys(self) -> bool:
+        """Give an ed25519 subscription a key pair, and drop the keys of an hmac one.
+
+        Returns whether the key fields changed.
+
+        Raises:
+            ImproperlyConfigured: for an ed25519 subscription without keys,
+                if ``cryptography`` is not installed.
+        """
+        if self.signing_algorithm == ED25519:
+            if self.signing_private_key:
+                return False
+            self.signing_private_key = ed25519.generate_secret_key()
+            self.signing_public_key = ed25519.public_key_of(self.signing_private_key)
+            self.previous_signing_private_key = ""
+            return True
+        if any(getattr(self, name) for name in _KEY_FIELDS):
+            for name in _KEY_FIELDS:
+                setattr(self, name, "")
+            return True
+        return False
 
     @property
     def streams_only(self) -> bool:
@@ -349,6 +429,34 @@ class Subscriber(models.Model, SubscriberModelMixin):
             return (self.hmac_secret, self.previous_hmac_secret)
         return (self.hmac_secret,)
 
+    def signing_keys(self, at: float) -> tuple[str, ...]:
+        """Return the Ed25519 private keys that sign a delivery made at ``at``, newest first.
+
+        Empty for an ``hmac`` subscription; else ``signing_private_key``,
+        and the previous key until the grace period of the last rotation
+        ends (``previous_hmac_secret_expires``: a rotation replaces both).
+
+        .. versionadded:: 2.0
+
+        Raises:
+            ImproperlyConfigured: for an ``ed25519`` subscription without a
+                private key (its algorithm was changed around :meth:`save`,
+                by ``QuerySet.update()`` or SQL): its deliveries fail, and
+                are retried, rather than go out signed otherwise.
+                :meth:`rotate_secret` gives it a key pair.
+        """
+        if self.signing_algorithm != ED25519:
+            return ()
+        if not self.signing_private_key:
+            raise ImproperlyConfigured(
+                f"subscription {self.uuid} signs with Ed25519 but has no private key: "
+                "rotate its secret to give it a key pair"
+            )
+        expires = self.previous_hmac_secret_expires
+        if self.previous_signing_private_key and expires is not None and expires.timestamp() > at:
+            return (self.signing_private_key, self.previous_signing_private_key)
+        return (self.signing_private_key,)
+
     def rotate_secret(self, grace: timedelta | None = None) -> str:
         """Replace ``hmac_secret`` with a new random secret; return it.
 
@@ -368,6 +476,10 @@ class Subscriber(models.Model, SubscriberModelMixin):
         Arguments:
             grace: How long the old secret keeps signing; ``timedelta(0)``
                 drops it at once.
+
+        Raises:
+            ImproperlyConfigured: for an ``ed25519`` subscription, if
+                ``cryptography`` is not installed (nothing is changed).
         """
         if self.pk is None:
             raise ValueError("save the subscriber before rotating its secret")
@@ -376,11 +488,22 @@ class Subscriber(models.Model, SubscriberModelMixin):
         secret = random_secret64()
         now = timezone.now()
         keep = grace > timedelta(0)
+        keys: dict[str, Any] = {}
+        if self.signing_algorithm == ED25519:
+            private = ed25519.generate_secret_key()
+            keys = {
+                "signing_private_key": private,
+                "signing_public_key": ed25519.public_key_of(private),
+                "previous_signing_private_key": (
+                    models.F("signing_private_key") if keep else models.Value("")
+                ),
+            }
         type(self)._default_manager.filter(pk=self.pk).update(
             hmac_secret=secret,
             previous_hmac_secret=models.F("hmac_secret") if keep else models.Value(""),
             previous_hmac_secret_expires=now + grace if keep else None,
             updated_at=now,
+            **keys,
         )
         self.refresh_from_db(
             fields=[
@@ -388,6 +511,7 @@ class Subscriber(models.Model, SubscriberModelMixin):
                 "previous_hmac_secret",
                 "previous_hmac_secret_expires",
                 "updated_at",
+                *keys,
             ]
         )
         subscriptions_changed(type(self), self._state.db)
@@ -413,6 +537,21 @@ class Subscriber(models.Model, SubscriberModelMixin):
             raise ValidationError({"url": _("A stream-only subscription has no URL.")})
         if not self.streams_only and not self.url:
             raise ValidationError({"url": _("This field is required.")})
+        # A key pair is made on save: refused where it cannot be (one
+        # already made is kept, and needs no package to be edited).
+        if (
+            self.signing_algorithm == ED25519
+            and not self.signing_private_key
+            and not ed25519.available()
+        ):
+            raise ValidationError(
+                {
+                    "signing_algorithm": _(
+                        "Ed25519 signatures need the cryptography package: %(hint)s."
+                    )
+                    % {"hint": ed25519.INSTALL_HINT}
+                }
+            )
 
 
 AbstractSubscriber.register(Subscriber)

@@ -72,6 +72,17 @@ class SubscriptionForm(forms.Form):
         widget=forms.Select(choices=[(value, value.upper()) for value in HMAC_DIGESTS]),
         help_text=_("The digest of the Hook-HMAC signature."),
     )
+    signing_algorithm = forms.CharField(
+        label=_("Signature algorithm"),
+        required=False,
+        widget=forms.Select(
+            choices=[("hmac", _("HMAC-SHA256 (v1)")), ("ed25519", _("Ed25519 (v1a)"))]
+        ),
+        help_text=_(
+            "How webhook-signature is made: HMAC with the secret, or Ed25519, "
+            "which your receiver verifies with the public key shown here."
+        ),
+    )
     filter = forms.JSONField(
         label=_("Filter"),
         required=False,

@@ -21,6 +21,7 @@ from thorn.django.models import DeliveryRecord
 from thorn.django.ping import ping, why_not_ping
 from thorn.django.portal.base import PortalView, SubscriptionView
 from thorn.django.portal.forms import SubscriptionForm
+from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.hmac import signing_secret
 
 __all__ = [
@@ -130,6 +131,13 @@ class SubscriptionDisable(SubscriptionEnable):
     is_active = False
 
 
+def _public_key(subscription: Any) -> str | None:
+    """The Ed25519 public key of an ``ed25519`` subscription, else ``None``."""
+    if getattr(subscription, "signing_algorithm", None) != "ed25519":
+        return None
+    return getattr(subscription, "signing_public_key", None) or None
+
+
 class SubscriptionDetail(SubscriptionView):
     """A subscription: its secret on demand, its actions, and its deliveries, newest first.
 
@@ -154,6 +162,8 @@ class SubscriptionDetail(SubscriptionView):
             standard_secret=signing_secret(subscription.hmac_secret) if reveal else None,
             grace=timeuntil(now + grace, now) if grace else None,
             previous_secret_expires=_still_valid(subscription, now),
+            # Public: shown without asking, unlike the secret.
+            public_key=_public_key(subscription),
         )
         return render(request, "thorn/portal/subscription_detail.html", context)
 
@@ -165,7 +175,11 @@ class SubscriptionRotateSecret(SubscriptionView):
 
     def post(self, request: HttpRequest, uuid: Any) -> HttpResponse:
         subscription = self.get_subscription()
-        subscription.rotate_secret()
+        try:
+            subscription.rotate_secret()
+        except ImproperlyConfigured as exc:  # an ed25519 key pair, without cryptography
+            messages.error(request, str(exc), fail_silently=True)
+            return self.redirect("detail", subscription.uuid, fragment="secret")
         messages.success(
             request,
             _("The secret was rotated: give your receiver the new one."),

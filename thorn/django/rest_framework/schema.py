@@ -202,7 +202,9 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "Give a subscription of the authenticated user a new random secret, returned as "
         "``hmac_secret`` and as ``signing_secret``. For the site's grace period (24 hours by "
         "default), deliveries are signed with the old secret too: ``webhook-signature`` "
-        "carries a signature under each.",
+        "carries a signature under each. An ``ed25519`` subscription also gets a new key pair "
+        "(its new ``signing_public_key``), and both private keys sign ``webhook-signature`` "
+        "for the grace period; a 400 when the server cannot make Ed25519 keys.",
     ),
 }
 
@@ -274,7 +276,7 @@ _OPERATION_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("detail", "PATCH"): (400, 404, 413),
     ("detail", "POST"): (400, 404, 413),
     ("detail", "DELETE"): (404,),
-    ("rotate-secret", "POST"): (404, 413),
+    ("rotate-secret", "POST"): (400, 404, 413),
     ("deliveries", "GET"): (400, 404),
     ("delivery", "GET"): (404,),
     ("redeliver", "POST"): (404, 409, 413),

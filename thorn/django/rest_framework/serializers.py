@@ -17,9 +17,16 @@ from thorn.catalog import catalog_matches
 from thorn.conf import event_choices
 from thorn.django.health import has_health, last_deliveries
 from thorn.django.models import HMAC_DIGESTS, URL_MAX_LENGTH, Subscriber
-from thorn.django.models.subscriber import DELIVERY_MODES, POST, STREAM
+from thorn.django.models.subscriber import (
+    DELIVERY_MODES,
+    ED25519,
+    POST,
+    SIGNING_ALGORITHMS,
+    STREAM,
+)
 from thorn.exceptions import FilterError, SecurityError
 from thorn.generic.filters import compile_filter
+from thorn.utils import ed25519
 from thorn.utils.hmac import signing_secret
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "HMAC_SECRET_MAX_LENGTH",
     "HMAC_SECRET_MIN_LENGTH",
     "SECRET_FIELDS",
+    "SIGNING_FIELDS",
     "SUBSCRIBER_SIDE",
     "FilterField",
     "LastDelivery",
@@ -89,7 +97,11 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     1 to 512 characters, kept as sent, but must not be blank.  An owner
     cannot have two subscriptions of the same URL to the same event.
     ``signing_secret`` (new in 2.0) is the same secret in the Standard
-    Webhooks format (read-only).
+    Webhooks format (read-only).  ``signing_algorithm`` (new in 2.0) is
+    ``"hmac"`` (the default: ``webhook-signature`` is HMAC-SHA256, ``v1``)
+    or ``"ed25519"`` (``v1a``, with a key pair thorn generates); then
+    ``signing_public_key`` (read-only) is the public key receivers verify
+    with, ``whpk_...``; the private key is never shown.
 
     New in 2.0 too: ``filter`` (see :mod:`thorn.generic.filters`), and
     ``lease_seconds`` (write-only: the subscription expires that many
@@ -127,6 +139,18 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
         help_text="The secret in the Standard Webhooks format: whsec_ and the base64 of "
         "hmac_secret's UTF-8 bytes, for Standard Webhooks libraries."
     )
+    signing_algorithm = serializers.ChoiceField(
+        choices=SIGNING_ALGORITHMS,
+        required=False,
+        help_text='How webhook-signature is made: "hmac" (the default: HMAC-SHA256 with the '
+        'secret, v1) or "ed25519" (an Ed25519 signature, v1a, verified with '
+        "signing_public_key).",
+        error_messages={"invalid_choice": 'Not a signing algorithm: use "hmac" or "ed25519".'},
+    )
+    signing_public_key = serializers.SerializerMethodField(
+        help_text="For an ed25519 subscription, the Ed25519 public key that verifies "
+        "webhook-signature (v1a): whpk_ and the base64 of its 32 bytes; null for hmac."
+    )
 
     filter = FilterField(
         required=False,
@@ -161,6 +185,8 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             "hmac_secret",
             "hmac_digest",
             "signing_secret",
+            "signing_algorithm",
+            "signing_public_key",
             *HEALTH,
             *SUBSCRIBER_SIDE,
             "delivery",
@@ -205,6 +231,31 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
     def get_signing_secret(self, subscriber: Any) -> str:
         """``hmac_secret`` in the Standard Webhooks format (``whsec_...``)."""
         return signing_secret(subscriber.hmac_secret)
+
+    def get_signing_public_key(self, subscriber: Any) -> str | None:
+        """The Ed25519 public key (``whpk_...``) of an ``ed25519`` subscription, else ``None``."""
+        if getattr(subscriber, "signing_algorithm", None) != ED25519:
+            return None
+        return getattr(subscriber, "signing_public_key", None) or None
+
+    def validate_signing_algorithm(self, value: str) -> str:
+        """``"ed25519"`` only where ``cryptography`` is installed (else a 400 that says so).
+
+        A subscription that already has its key pair keeps it: it can be
+        changed (or disabled) without the package.
+        """
+        instance = self.instance
+        has_keys = (
+            getattr(instance, "signing_algorithm", None) == ED25519
+            and getattr(instance, "signing_private_key", "") != ""
+        )
+        if value == ED25519 and not has_keys and not ed25519.available():
+            raise serializers.ValidationError(
+                f"Ed25519 signatures are not available on this server: it needs "
+                f"{ed25519.INSTALL_HINT}.",
+                code="unavailable",
+            )
+        return value
 
     def validate_event(self, value: str) -> str:
         """The event must be a pattern: one of ``THORN_EVENT_CHOICES`` when set, else
@@ -374,6 +425,9 @@ class SubscriberSerializer(serializers.ModelSerializer[Any]):
             )
 
 
+#: The fields of the Ed25519 signatures (new in 2.0).
+SIGNING_FIELDS = ("signing_algorithm", "signing_public_key")
+
 #: The fields that hold the secret, left out of the list.
 SECRET_FIELDS = ("hmac_secret", "signing_secret")
 
@@ -418,6 +472,10 @@ def serializer_for(model: type[models.Model], listing: bool = False) -> type[Sub
     names = {field.name for field in model._meta.get_fields()}
     names.update(("lease_seconds",) if "expires_at" in names else ())
     fields = tuple(name for name in fields if name not in SUBSCRIBER_SIDE or name in names)
+    # A model without 2.0's Ed25519 signatures signs with HMAC only.
+    if "signing_algorithm" not in names:
+        fields = tuple(name for name in fields if name not in SIGNING_FIELDS)
     meta = type("Meta", (base.Meta,), {"model": model, "fields": fields})
-    dropped = {name: None for name in ("filter", "lease_seconds") if name not in fields}
+    declared = ("filter", "lease_seconds", *SIGNING_FIELDS)
+    dropped = {name: None for name in declared if name not in fields}
     return type(f"{model.__name__}{base.__name__}", (base,), {"Meta": meta, **dropped})

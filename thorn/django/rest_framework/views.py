@@ -222,7 +222,8 @@ class SubscriberRotateSecret(SubscriberViewMixin, generics.GenericAPIView[Any]):
     """``POST /hooks/<uuid>/rotate-secret/``: give the subscription a new random secret.
 
     Answers ``200`` with the subscription, as ``GET /hooks/<uuid>/`` shows
-    it: the new secret as ``hmac_secret`` and as ``signing_secret``.  For
+    it: the new secret as ``hmac_secret`` and as ``signing_secret``, and
+    for an ``ed25519`` subscription its new ``signing_public_key``.  For
     ``THORN_SECRET_ROTATION_GRACE`` the old secret still signs deliveries
     too (see :meth:`~thorn.django.models.Subscriber.rotate_secret`).  As
     on the other routes, another user's subscription is a 404.
@@ -235,7 +236,12 @@ class SubscriberRotateSecret(SubscriberViewMixin, generics.GenericAPIView[Any]):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Rotate the secret; answer with the subscription and its new secret."""
         subscriber = self.get_object()
-        subscriber.rotate_secret()
+        try:
+            subscriber.rotate_secret()
+        except ImproperlyConfigured as exc:  # an ed25519 key pair, without cryptography
+            raise exceptions.ValidationError(
+                {"signing_algorithm": [str(exc)]}, code="unavailable"
+            ) from exc
         return Response(self.get_serializer(subscriber).data)
 
 

@@ -6,9 +6,11 @@
     Rotated the secret of subscription 2bddb9d1-bf9c-4fb6-9987-5fb076c2e471.
     hmac_secret: ...
     signing_secret: whsec_...
+    signing_public_key: whpk_...
     The previous secret also signs deliveries until 2026-05-02T12:00:00+00:00.
 
-``--json`` prints the same as one JSON object; ``--grace SECONDS`` overrides
+(``signing_public_key`` only for an ``ed25519`` subscription, whose key
+pair is rotated too.)  ``--json`` prints the same as one JSON object; ``--grace SECONDS`` overrides
 ``THORN_SECRET_ROTATION_GRACE`` (``--grace 0`` for a secret that leaked).
 
 .. versionadded:: 2.0
@@ -21,7 +23,11 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from django.core.management.base import CommandError
+
 from thorn.django.management.subcommands import base
+from thorn.django.models.subscriber import ED25519
+from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.hmac import signing_secret
 
 __all__ = ["Subcommand"]
@@ -57,12 +63,19 @@ class Subcommand(base.Subcommand):
     def handle(self, **options: Any) -> None:
         subscriber = self.subscription(options["uuid"])
         ident = subscriber.uuid
-        secret = subscriber.rotate_secret(grace=options["grace"])
+        try:
+            secret = subscriber.rotate_secret(grace=options["grace"])
+        except ImproperlyConfigured as exc:  # an ed25519 key pair, without cryptography
+            raise CommandError(str(exc)) from exc
         expires = getattr(subscriber, "previous_hmac_secret_expires", None)
+        public_key = None
+        if getattr(subscriber, "signing_algorithm", None) == ED25519:
+            public_key = subscriber.signing_public_key or None
         result = {
             "uuid": str(ident),
             "hmac_secret": secret,
             "signing_secret": signing_secret(secret),
+            "signing_public_key": public_key,
             "previous_secret_expires": expires.isoformat() if expires else None,
         }
         if options["json"]:
@@ -71,6 +84,8 @@ class Subcommand(base.Subcommand):
         self.write(f"Rotated the secret of subscription {ident}.")
         self.write(f"hmac_secret: {secret}")
         self.write(f"signing_secret: {result['signing_secret']}")
+        if public_key:
+            self.write(f"signing_public_key: {public_key}")
         if expires is None:
             self.write("The previous secret no longer signs deliveries.")
         else:
