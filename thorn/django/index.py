@@ -31,14 +31,14 @@ from contextlib import suppress
 from time import monotonic
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.core.signals import setting_changed
 from django.db import models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from thorn._state import current_app
+from thorn.django.managers import deliverable, matching
+from thorn.django.utils import has_field
 from thorn.exceptions import ImproperlyConfigured
 from thorn.generic.models import pk_of
 from thorn.generic.subscriber import event_patterns
@@ -132,14 +132,6 @@ def _read_version() -> int | None:
     return value
 
 
-def _has_field(model: type[models.Model], name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
-
-
 class SubscriptionIndex:
     """The active subscriptions of one model, by event pattern, in this process.
 
@@ -154,7 +146,7 @@ class SubscriptionIndex:
         self.model = model
         self.max_age = max_age
         self._lock = threading.Lock()
-        self._expires = _has_field(model, "expires_at")
+        self._expires = has_field(model, "expires_at")
         self._version: object = _STALE
         self._checked_at = float("-inf")
         self._loaded_at = float("-inf")
@@ -284,14 +276,10 @@ class SubscriptionIndex:
     # -- queries
 
     def _active(self) -> Any:
-        # Active and, with THORN_VERIFY_INTENT, verified; expiry is compared
-        # at each lookup, since rows stay loaded past their expiry.
-        queryset = self.model._default_manager.using(router.db_for_read(self.model)).order_by()
-        if _has_field(self.model, "is_active"):
-            queryset = queryset.filter(is_active=True)
-        if _has_field(self.model, "verified") and current_app().settings.THORN_VERIFY_INTENT:
-            queryset = queryset.filter(verified=True)
-        return queryset
+        # Expiry is compared at each lookup, since rows stay loaded past it.
+        return deliverable(
+            self.model._default_manager.using(router.db_for_read(self.model)).order_by()
+        )
 
     def _query_patterns(self) -> frozenset[str]:
         return frozenset(self._active().values_list("event", flat=True).distinct())
@@ -302,8 +290,6 @@ class SubscriptionIndex:
         return rows
 
     def _query_event(self, event: str, sender: Any, uuids: Collection[str] | None) -> Any:
-        from thorn.django.managers import matching
-
         queryset = matching(self.model, event, sender).order_by()
         return queryset if uuids is None else queryset.filter(uuid__in=list(uuids))
 

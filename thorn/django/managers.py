@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
 
 from thorn._state import current_app
+from thorn.django.utils import has_field
 from thorn.generic.models import pk_of
 from thorn.generic.subscriber import event_patterns
 
-__all__ = ["SubscriberManager", "SubscriberQuerySet", "matching", "receiving"]
+__all__ = ["SubscriberManager", "SubscriberQuerySet", "deliverable", "matching", "receiving"]
 
 
 def _by_event(queryset: Any, event: str) -> Any:
@@ -28,24 +28,27 @@ def receiving(queryset: Any) -> Any:
 
     .. versionadded:: 2.0
     """
-    model = queryset.model
-    if _has_field(model, "is_active"):
-        queryset = queryset.filter(is_active=True)  # disabled subscriptions receive nothing
-    if _has_field(model, "expires_at"):
+    queryset = deliverable(queryset)
+    if has_field(queryset.model, "expires_at"):
         queryset = queryset.filter(
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
         )
-    if _has_field(model, "verified") and current_app().settings.THORN_VERIFY_INTENT:
-        queryset = queryset.filter(verified=True)
     return queryset
 
 
-def _has_field(model: type[models.Model], name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
+def deliverable(queryset: Any) -> Any:
+    """Active subscriptions (and, with ``THORN_VERIFY_INTENT``, verified), whatever their lease.
+
+    The subscription index loads these, and compares ``expires_at`` at each
+    lookup, since its rows stay loaded past their expiry.
+
+    .. versionadded:: 2.0
+    """
+    if has_field(queryset.model, "is_active"):
+        queryset = queryset.filter(is_active=True)  # disabled subscriptions receive nothing
+    if has_field(queryset.model, "verified") and current_app().settings.THORN_VERIFY_INTENT:
+        queryset = queryset.filter(verified=True)
+    return queryset
 
 
 def _by_owner(queryset: Any, user: Any) -> Any:

@@ -8,11 +8,21 @@ from datetime import datetime, time
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-__all__ = ["deserialize_model", "parse_time", "serialize_model"]
+__all__ = ["deserialize_model", "has_field", "parse_time", "serialize_model"]
+
+
+def has_field(model: type[models.Model], name: str) -> bool:
+    """Whether ``model`` has a field ``name`` (a custom subscriber model may lack one)."""
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
 
 
 def serialize_model(model: type[models.Model] | models.Model) -> dict[str, str]:
