@@ -50,7 +50,8 @@ pytestmark = [
     ),
 ]
 
-from selenium.webdriver.common.by import By  # noqa: E402 (after the skip)
+from selenium.common.exceptions import WebDriverException  # noqa: E402 (after the skip)
+from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -109,8 +110,18 @@ class Page:
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def see(self, text: str) -> None:
-        """Wait until the page shows ``text``."""
-        self.wait(expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
+        """Wait until the page shows ``text``.
+
+        The page's text is read in one script call, so no element of a page
+        that is being replaced is held; an error while a form's answer
+        replaces the page (Chromium: "Node with given id does not belong to
+        the document") is a reason to look again, not a failure.  Text that
+        never appears still fails, after ``WAIT`` seconds.
+        """
+        read = "return document.body ? document.body.innerText : '';"
+        WebDriverWait(self.driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: text in driver.execute_script(read)
+        )
 
     def fill(self, label: str, value: str) -> None:
         """Type ``value`` into the field labelled ``label`` (found through its <label for>)."""
