@@ -133,11 +133,14 @@ def _rebuild(app: Thorn, due: list[DueDelivery]) -> tuple[list[Request], list[st
     return requests, gone
 
 
-def prune_records(app: Thorn, now: datetime | None = None) -> int:
-    """Delete the records older than ``THORN_DELIVERY_RETENTION``; return how many."""
-    now = now or datetime.now(timezone.utc)
-    retention = timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
-    deleted = app.store.prune(now - retention)
+def prune_records(app: Thorn, retention: timedelta | None = None) -> int:
+    """Delete the records older than ``retention`` (default ``THORN_DELIVERY_RETENTION``).
+
+    Return how many were deleted.
+    """
+    if retention is None:
+        retention = timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
+    deleted = app.store.prune(datetime.now(timezone.utc) - retention)
     if deleted:
         logger.info("Pruned %d delivery records older than %s", deleted, retention)
     return deleted

@@ -18,7 +18,6 @@ least once, and a delivery recorded as made is never made again.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -169,17 +168,16 @@ def relay(limit: int = 100) -> None:
 def prune() -> None:
     """Delete records older than ``THORN_DELIVERY_RETENTION`` (see :mod:`thorn.relay`).
 
-    Under Django, delete the stream-only subscriptions nobody read for
-    ``THORN_STREAM_SUBSCRIPTION_TTL`` too, as ``manage.py thorn prune`` does.
+    Under Django, delete what ``manage.py thorn prune`` deletes
+    (:func:`thorn.django.prune.prune`): expired and forgotten subscriptions too.
     """
     app = current_app()
-    prune_records(app)
-    subscriber_model = getattr(app.env, "Subscriber", None)
-    if subscriber_model is not None:
-        from thorn.django.stream.leases import prune_stream_subscriptions
+    if getattr(app.env, "Subscriber", None) is None:
+        prune_records(app)
+        return
+    from thorn.django.prune import prune as prune_everything
 
-        ttl = timedelta(seconds=float(app.settings.THORN_STREAM_SUBSCRIPTION_TTL))
-        prune_stream_subscriptions(subscriber_model, ttl)
+    prune_everything(app)
 
 
 # -- a worker with unusable settings does not start (issue 11) ------------------

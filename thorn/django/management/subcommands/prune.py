@@ -8,15 +8,14 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from django.core.management import CommandError
 
 from thorn._state import current_app
-from thorn.django.leases import expired_grace, prune_expired
 from thorn.django.management.subcommands import base
-from thorn.django.stream.leases import prune_stream_subscriptions
+from thorn.django.prune import prune
 
 __all__ = ["Subcommand"]
 
@@ -47,31 +46,27 @@ class Subcommand(base.Subcommand):
         parser.add_argument("--json", action="store_true", help="Print the count as JSON.")
 
     def handle(self, **options: Any) -> None:
-        app = current_app()
         days = options["days"]
         if days is not None and days <= 0:
             raise CommandError(f"--days must be above 0, not {days}")
-        retention = (
-            timedelta(days=days)
-            if days is not None
-            else timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
-        )
-        deleted = app.store.prune(datetime.now(timezone.utc) - retention)
-        grace = expired_grace(app)
-        expired = prune_expired(app, grace=grace)
-        ttl = timedelta(seconds=float(app.settings.THORN_STREAM_SUBSCRIPTION_TTL))
-        forgotten = prune_stream_subscriptions(app.env.Subscriber, ttl)  # type: ignore[attr-defined]
+        pruned = prune(current_app(), None if days is None else timedelta(days=days))
         if options["json"]:
             self.write_json(
                 {
-                    "deleted": deleted,
-                    "retention_seconds": retention.total_seconds(),
-                    "expired_subscriptions": expired,
-                    "grace_seconds": grace.total_seconds(),
-                    "stream_subscriptions_deleted": forgotten,
+                    "deleted": pruned.records,
+                    "retention_seconds": pruned.retention.total_seconds(),
+                    "expired_subscriptions": pruned.expired_subscriptions,
+                    "grace_seconds": pruned.grace.total_seconds(),
+                    "stream_subscriptions_deleted": pruned.stream_subscriptions,
                 }
             )
         else:
-            self.write(f"Deleted {deleted} records older than {retention}.")
-            self.write(f"Deleted {expired} subscriptions expired for longer than {grace}.")
-            self.write(f"Deleted {forgotten} stream-only subscriptions nobody read for {ttl}.")
+            self.write(f"Deleted {pruned.records} records older than {pruned.retention}.")
+            self.write(
+                f"Deleted {pruned.expired_subscriptions} subscriptions "
+                f"expired for longer than {pruned.grace}."
+            )
+            self.write(
+                f"Deleted {pruned.stream_subscriptions} stream-only subscriptions "
+                f"nobody read for {pruned.stream_ttl}."
+            )
