@@ -343,3 +343,60 @@ def test_relays_running_at_once_send_nothing_twice(
     counts = Counter(r.header("Hook-Delivery") for r in receiver.received)
     assert 150 == len(counts)
     assert {1} == set(counts.values())  # one retry each, whichever relay made it
+
+
+# -- the relay's database connection is lost ----------------------------------------------------
+
+
+def test_the_relay_survives_a_lost_database_connection(
+    settings: Any, process_env: EnvFactory, receiver: Receiver, tmp_path: Any
+) -> None:
+    """Its connection is terminated, as by a database restart: it logs, reconnects, goes on."""
+    from django.db import connection
+
+    settings.THORN_RETRY_SCHEDULE = [0.5]
+    settings.THORN_DISPATCHER = "default"
+    settings.THORN_RECIPIENT_VALIDATORS = []  # the receiver is on loopback
+    receiver.answer("/after-restart", 500, 200)
+    subscribe(receiver, "article.created", "/after-restart")
+    env = {**process_env({"THORN_DISPATCHER": "default"}), "PGAPPNAME": "thorn-test-relay"}
+    log = tmp_path / "relay.log"
+
+    def relay_backends() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'thorn-test-relay'"
+            )
+            return [pid for (pid,) in cursor.fetchall()]
+
+    with log.open("wb") as output:
+        relay = subprocess.Popen(
+            django_command("thorn", "relay", "--interval", "0.1"),
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: bool(relay_backends()), "the relay's database connection")
+        backends = relay_backends()
+        with connection.cursor() as cursor:
+            for pid in backends:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        wait_for(lambda: "A relay pass failed" in log.read_text(), "the relay's failed pass")
+
+        Article.objects.create(title="After the restart")  # fails first: a retry for the relay
+        wait_for(
+            lambda: DeliveryRecord.objects.filter(state="succeeded").exists(),
+            "the relay's retry",
+        )
+        assert relay.poll() is None, log.read_text()
+        assert set(backends).isdisjoint(relay_backends())  # a new connection
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        code = relay.wait(timeout=DEADLINE)
+
+    assert 0 == code, log.read_text()
+    [record] = DeliveryRecord.objects.all()
+    assert (2, "succeeded") == (record.attempts, record.state)  # the failed one, the relay's
+    assert 2 == len(receiver.for_path("/after-restart"))

@@ -1,4 +1,10 @@
-"""``manage.py thorn relay``: hand over what the executors lost, and what is due again."""
+"""``manage.py thorn relay``: hand over what the executors lost, and what is due again.
+
+A pass that fails on the database (a restart, a failover, a lost
+connection) does not end the relay: the error is logged, the broken
+connection closed, and the next pass made after ``--interval`` seconds,
+doubled after each further failure up to :data:`MAX_BACKOFF`.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,28 @@ import signal
 import threading
 from typing import Any
 
+from django.db import Error as DatabaseError
+from django.db import close_old_connections
+
 from thorn._state import current_app
 from thorn.django.management.subcommands import base
 from thorn.relay import BATCH, relay_once
+from thorn.utils.log import get_logger
 
-__all__ = ["Subcommand"]
+__all__ = ["MAX_BACKOFF", "Subcommand"]
+
+#: The longest wait after failed passes (seconds).
+MAX_BACKOFF = 60.0
+
+logger = get_logger(__name__)
 
 
 class Subcommand(base.Subcommand):
     """Run the relay: a pass every ``--interval`` seconds, or one pass with ``--once``.
 
-    It stops after the pass in progress on SIGTERM or SIGINT (Ctrl-C).
+    It stops after the pass in progress on SIGTERM or SIGINT (Ctrl-C).  A
+    pass that fails on the database is logged and made again later; with
+    ``--once`` the error ends the command.
     """
 
     help = (
@@ -52,8 +69,21 @@ class Subcommand(base.Subcommand):
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *args: stop.set())
         app = current_app()
+        failures = 0
         while True:
-            relayed = relay_once(app, options["limit"])
+            try:
+                relayed = relay_once(app, options["limit"])
+            except DatabaseError:
+                if options["once"]:
+                    raise
+                failures += 1
+                wait = min(options["interval"] * 2 ** (failures - 1), MAX_BACKOFF)
+                logger.exception("A relay pass failed; the next one is in %g s", wait)
+                close_old_connections()  # a broken connection is opened again
+                if stop.wait(wait):
+                    return
+                continue
+            failures = 0
             if options["json"]:
                 self.write_json(
                     {
