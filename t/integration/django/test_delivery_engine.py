@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from thorn import Event
@@ -314,6 +314,56 @@ def test_relay_command(receiver, subscribe, settings):
 
     assert {"messages": 0, "deliveries": 1, "cancelled": 0} == json.loads(out.getvalue())
     assert 2 == len(receiver.for_path("/cmd"))
+
+
+def _database_gone(app: Any, limit: int) -> Any:
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+class _Stop:
+    """The relay's stop event, which records each wait and stops after ``passes`` of them."""
+
+    def __init__(self, passes: int) -> None:
+        self.passes = passes
+        self.waits: list[float] = []
+
+    def __call__(self) -> _Stop:
+        return self
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        return len(self.waits) >= self.passes
+
+
+@pytest.mark.parametrize(
+    ("interval", "waits"),
+    [
+        ("1", [1, 2, 4, 8, 16, 32, 60, 60]),  # doubled, up to a minute
+        ("300", [300, 300]),  # an interval above a minute is kept
+    ],
+)
+def test_the_relay_backs_off_while_the_database_fails(monkeypatch, interval, waits):
+    """Each failed pass is logged; the wait doubles, up to MAX_BACKOFF, and the relay goes on."""
+    from thorn.django.management.subcommands import relay
+
+    stop = _Stop(len(waits))
+    monkeypatch.setattr(relay, "relay_once", _database_gone)
+    monkeypatch.setattr(relay, "Event", stop)
+    monkeypatch.setattr(relay.signal, "signal", lambda *args: None)
+
+    call_command("thorn", "relay", "--interval", interval)
+
+    assert waits == stop.waits
+
+
+def test_the_relay_once_raises_a_database_error(monkeypatch):
+    """With --once, for cron: the error ends the command."""
+    from thorn.django.management.subcommands import relay
+
+    monkeypatch.setattr(relay, "relay_once", _database_gone)
+
+    with pytest.raises(OperationalError):
+        call_command("thorn", "relay", "--once")
 
 
 def test_prune_deletes_old_records_and_keeps_active_ones(receiver, subscribe, settings):

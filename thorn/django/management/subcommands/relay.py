@@ -3,14 +3,15 @@
 A pass that fails on the database (a restart, a failover, a lost
 connection) does not end the relay: the error is logged, the broken
 connection closed, and the next pass made after ``--interval`` seconds,
-doubled after each further failure up to :data:`MAX_BACKOFF`.
+doubled after each further failure up to :data:`MAX_BACKOFF` (or
+``--interval``, if longer).
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
-import threading
+from threading import Event
 from typing import Any
 
 from django.db import Error as DatabaseError
@@ -64,26 +65,26 @@ class Subcommand(base.Subcommand):
             from django.core.management import CommandError
 
             raise CommandError("--interval must be above 0 and --limit at least 1")
-        stop = threading.Event()
+        stop = Event()
         if not options["once"]:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *args: stop.set())
         app = current_app()
-        failures = 0
+        backoff = 0.0  # the wait after a failed pass: 0 while passes succeed
         while True:
             try:
                 relayed = relay_once(app, options["limit"])
             except DatabaseError:
                 if options["once"]:
                     raise
-                failures += 1
-                wait = min(options["interval"] * 2 ** (failures - 1), MAX_BACKOFF)
-                logger.exception("A relay pass failed; the next one is in %g s", wait)
+                longest = max(MAX_BACKOFF, options["interval"])
+                backoff = min(backoff * 2 or options["interval"], longest)
+                logger.exception("A relay pass failed; the next one is in %g s", backoff)
                 close_old_connections()  # a broken connection is opened again
-                if stop.wait(wait):
+                if stop.wait(backoff):
                     return
                 continue
-            failures = 0
+            backoff = 0.0
             if options["json"]:
                 self.write_json(
                     {
