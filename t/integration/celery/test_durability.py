@@ -72,6 +72,19 @@ def run_django(env: dict[str, str], *args: str, code: str | None = None) -> Any:
     return result
 
 
+def crash_after_the_commit(env: dict[str, str], title: str) -> None:
+    """Save an article in a process that dies (``os._exit``) as its transaction commits."""
+    crash = f"""
+import os
+from django.db import transaction
+from t.proj.blog.models import Article
+with transaction.atomic():
+    transaction.on_commit(lambda: os._exit(0))
+    Article.objects.create(title={title!r})
+"""
+    run_django(env, code=crash)
+
+
 def subscribe(receiver: Receiver, event: str, path: str) -> Subscriber:
     subscriber: Subscriber = Subscriber.objects.create(event=event, url=receiver.url(path))
     return subscriber
@@ -99,15 +112,7 @@ def test_a_crash_after_the_commit_is_recovered_by_the_relay(
     committed, the outbox row with it, and nothing was sent.
     """
     subscriber = subscribe(receiver, "article.created", "/after-crash")
-    crash = """
-import os
-from django.db import transaction
-from t.proj.blog.models import Article
-with transaction.atomic():
-    transaction.on_commit(lambda: os._exit(0))
-    Article.objects.create(title="Crashed")
-"""
-    run_django(process_env({"THORN_DISPATCHER": "default"}), code=crash)
+    crash_after_the_commit(process_env({"THORN_DISPATCHER": "default"}), "Crashed")
 
     assert Article.objects.filter(title="Crashed").exists()
     [message] = MessageRecord.objects.filter(event="article.created")

@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
-from thorn import tasks
 from thorn.django.models import Subscriber
 
 from t.proj.blog.models import Article
@@ -136,15 +135,3 @@ def test_prune_deletes_subscriptions_expired_longer_than_the_grace(api, receiver
     assert {receiver.url("/just-gone"), receiver.url("/forever")} == set(
         Subscriber.objects.values_list("url", flat=True)
     )
-
-
-def test_celery_beats_prune_task_deletes_expired_subscriptions_too(api, receiver, settings):
-    """thorn.tasks.prune deletes what manage.py thorn prune deletes, not only records."""
-    settings.THORN_EXPIRED_SUBSCRIPTION_GRACE = timedelta(days=1)
-    subscribe(api, receiver, "/long-gone", lease_seconds=HOUR)
-    subscribe(api, receiver, "/forever")
-
-    with time_machine.travel(timezone.now() + timedelta(days=2)):
-        tasks.prune.apply(throw=True)
-
-    assert [receiver.url("/forever")] == list(Subscriber.objects.values_list("url", flat=True))

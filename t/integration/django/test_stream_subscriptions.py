@@ -17,7 +17,6 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from thorn import tasks
 from thorn._state import current_app
 from thorn.django.models import DeliveryRecord, MessageRecord, StreamLease, Subscriber
 from thorn.django.stream import leases
@@ -282,19 +281,6 @@ def test_prune_deletes_the_stream_subscriptions_nobody_read(alice: Any, settings
     assert 1 == json.loads(out.getvalue())["stream_subscriptions_deleted"]
     remaining = set(Subscriber.objects.values_list("uuid", flat=True))
     assert {read_lately.uuid, held.uuid, posting.uuid} == remaining
-
-
-def test_celery_beats_prune_task_deletes_forgotten_stream_subscriptions(alice, settings):
-    """thorn.tasks.prune deletes them too, as manage.py thorn prune does."""
-    settings.THORN_STREAM_SUBSCRIPTION_TTL = 60.0
-    forgotten = stream_only(alice)
-    an_hour_ago = timezone.now() - timedelta(hours=1)
-    Subscriber.objects.filter(pk=forgotten.pk).update(created_at=an_hour_ago)
-    read_lately = stream_only(alice, stream_seen_at=timezone.now())
-
-    tasks.prune.apply(throw=True)
-
-    assert [read_lately.uuid] == list(Subscriber.objects.values_list("uuid", flat=True))
 
 
 # -- the model and the checks ---------------------------------------------------------------
