@@ -7,13 +7,16 @@ The stream itself is served here by Django's test client (the WSGI path);
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import checks
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -252,6 +255,40 @@ def test_an_expired_lease_does_not_count(alice: Any, settings: Any) -> None:
 
     assert leases.acquire(alice, subscriber, current_app().settings) is not None
     assert 1 == StreamLease.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="row locks: PostgreSQL only",
+)
+def test_leases_taken_at_once_never_pass_the_limit(alice: Any, settings: Any) -> None:
+    """20 threads take a lease at the same moment: 5 get one, 15 get None, none deadlocks."""
+    settings.THORN_MAX_STREAMS_PER_USER = 5
+    subscriber = stream_only(alice)
+    start = threading.Barrier(20)
+    taken: list[StreamLease | None] = []
+    errors: list[Exception] = []
+
+    def take() -> None:
+        try:
+            connection.ensure_connection()  # every thread ready to go at once
+            start.wait(10)
+            taken.append(leases.acquire(alice, subscriber, current_app().settings))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()  # this thread's own
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert [] == errors
+    assert (5, 20) == (sum(lease is not None for lease in taken), len(taken))
+    assert 5 == StreamLease.objects.count()
 
 
 # -- forgotten ones are pruned --------------------------------------------------------------

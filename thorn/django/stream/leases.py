@@ -85,6 +85,8 @@ def acquire(user: Any, subscriber: models.Model, settings: Settings) -> StreamLe
                 started_at=now,
                 expires_at=now + lease_period(settings),
             )
+            # Django's foreign keys are checked at commit on PostgreSQL, so the
+            # lease written above holds no lock on the user's row yet.
             users = user.__class__._default_manager.db_manager(using).select_for_update()
             list(users.filter(pk=user.pk).values_list("pk", flat=True))
             leases = StreamLease.objects.using(using).filter(user=user.pk)
