@@ -120,11 +120,22 @@ def free_loopback_port() -> int:
         return port
 
 
+def serves_the_test_project(url: str) -> bool:
+    """Whether a web server of the test project answers at ``url`` yet (any status will do)."""
+    import requests
+
+    try:
+        requests.get(f"{url}/article/00000000-0000-0000-0000-000000000000/", timeout=1)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
 def _tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _stop_process(
+def stop_process(
     process: subprocess.Popen[bytes], grace: float, *, group: bool = False
 ) -> int | None:
     """Stop *process*: SIGTERM, wait up to *grace* seconds, then SIGKILL.
@@ -310,7 +321,7 @@ class RedisServer(Service):
 
     def _reap(self) -> None:
         if self.process is not None:
-            _stop_process(self.process, self.stop_timeout)
+            stop_process(self.process, self.stop_timeout)
             self.process = None
         if self._log is not None:
             self._log.close()
@@ -406,7 +417,7 @@ class WorkerProcess(Service):
         """
         try:
             if self.process is not None:
-                self.returncode = _stop_process(self.process, self.stop_timeout, group=True)
+                self.returncode = stop_process(self.process, self.stop_timeout, group=True)
         finally:
             if self._log is not None:
                 self._log.close()

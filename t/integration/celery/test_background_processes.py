@@ -26,7 +26,7 @@ from thorn.django.models import DeliveryRecord, MessageRecord
 from t.integration.celery.conftest import EnvFactory
 from t.integration.celery.test_durability import run_django, subscribe, wait_for
 from t.receiver import Answer, Receiver
-from t.services import ROOT, free_loopback_port
+from t.services import ROOT, free_loopback_port, serves_the_test_project, stop_process
 
 pytestmark = [
     pytest.mark.celery,
@@ -189,27 +189,13 @@ def gunicorn(process_env: EnvFactory) -> Iterator[Any]:
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(url), "gunicorn to answer", timeout=DEADLINE)
+        wait_for(lambda: serves_the_test_project(url), "gunicorn to answer", timeout=DEADLINE)
         return url
 
     start.processes = processes  # type: ignore[attr-defined]
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(DEADLINE)
-
-
-def _answers(url: str) -> bool:
-    try:
-        requests.get(f"{url}/article/00000000-0000-0000-0000-000000000000/", timeout=1)
-    except requests.ConnectionError:
-        return False
-    return True
+        stop_process(process, DEADLINE)
 
 
 def post(url: str, title: str) -> float:

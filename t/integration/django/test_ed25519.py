@@ -48,6 +48,17 @@ NOON = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 LIST = "/hooks/"
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "Hook-HMAC")
 
+#: The admin's add form for an ed25519 subscription.
+ED25519_ADMIN_FORM = {
+    "event": "article.created",
+    "url": "https://added.example.com/hook",
+    "delivery_mode": "post",
+    "content_type": "application/json",
+    "hmac_digest": "sha256",
+    "signing_algorithm": "ed25519",
+    "hmac_secret": "s" * 40,
+}
+
 
 def detail(uuid: Any) -> str:
     return f"/hooks/{uuid}/"
@@ -449,15 +460,7 @@ class TestWithoutCryptography:
     def test_the_admin_form_refuses_ed25519(self, admin, without_cryptography):
         response = admin.post(
             "/admin/webhooks/subscriber/add/",
-            {
-                "event": "article.created",
-                "url": "https://added.example.com/hook",
-                "delivery_mode": "post",
-                "content_type": "application/json",
-                "hmac_digest": "sha256",
-                "signing_algorithm": "ed25519",
-                "hmac_secret": "s" * 40,
-            },
+            ED25519_ADMIN_FORM,
         )
 
         assert 200 == response.status_code
@@ -493,15 +496,7 @@ class TestAdmin:
     def test_the_add_form_makes_an_ed25519_subscription(self, admin):
         response = admin.post(
             "/admin/webhooks/subscriber/add/",
-            {
-                "event": "article.created",
-                "url": "https://added.example.com/hook",
-                "delivery_mode": "post",
-                "content_type": "application/json",
-                "hmac_digest": "sha256",
-                "signing_algorithm": "ed25519",
-                "hmac_secret": "s" * 40,
-            },
+            ED25519_ADMIN_FORM,
         )
 
         assert 302 == response.status_code

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from t.services import (
     RedisServer,
     find_redis_server,
     free_loopback_port,
+    serves_the_test_project,
+    stop_process,
     worker_environment,
 )
 
@@ -124,21 +125,7 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL; the PID is reaped."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(DEADLINE)
-
-
-def _answers(url: str) -> bool:
-    try:
-        requests.get(f"{url}/article/00000000-0000-0000-0000-000000000000/", timeout=1)
-    except requests.ConnectionError:
-        return False
-    return True
+        stop_process(self.process, DEADLINE)
 
 
 @pytest.fixture
@@ -184,7 +171,9 @@ def asgi_server(server_env: Callable[..., dict[str, str]]) -> Iterator[Callable[
         )
         server = Server(f"http://127.0.0.1:{port}", port, process)
         servers.append(server)
-        wait_for(lambda: process.poll() is not None or _answers(server.url), "uvicorn")
+        wait_for(
+            lambda: process.poll() is not None or serves_the_test_project(server.url), "uvicorn"
+        )
         assert process.poll() is None, "uvicorn exited"
         return server
 
