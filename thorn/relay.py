@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from thorn.request import Request
     from thorn.store import DueDelivery
 
-__all__ = ["Relayed", "prune_records", "relay_due", "relay_once"]
+__all__ = ["Relayed", "delivery_retention", "prune_records", "relay_due", "relay_once"]
 
 logger = get_logger(__name__)
 
@@ -133,13 +133,17 @@ def _rebuild(app: Thorn, due: list[DueDelivery]) -> tuple[list[Request], list[st
     return requests, gone
 
 
+def delivery_retention(app: Thorn) -> timedelta:
+    """``THORN_DELIVERY_RETENTION``: how long records are kept."""
+    return timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
+
+
 def prune_records(app: Thorn, retention: timedelta | None = None) -> int:
-    """Delete the records older than ``retention`` (default ``THORN_DELIVERY_RETENTION``).
+    """Delete the records older than ``retention`` (default :func:`delivery_retention`).
 
     Return how many were deleted.
     """
-    if retention is None:
-        retention = timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
+    retention = retention or delivery_retention(app)
     deleted = app.store.prune(datetime.now(timezone.utc) - retention)
     if deleted:
         logger.info("Pruned %d delivery records older than %s", deleted, retention)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from thorn.django.leases import expired_grace, prune_expired
 from thorn.django.stream.leases import prune_stream_subscriptions
-from thorn.relay import prune_records
+from thorn.relay import delivery_retention, prune_records
 
 if TYPE_CHECKING:
     from thorn.app import Thorn
@@ -51,8 +51,7 @@ def prune(app: Thorn, retention: timedelta | None = None) -> Pruned:
         retention: Keep the records this long instead of
             :setting:`THORN_DELIVERY_RETENTION`.
     """
-    if retention is None:
-        retention = timedelta(seconds=float(app.settings.THORN_DELIVERY_RETENTION))
+    retention = retention or delivery_retention(app)
     records = prune_records(app, retention)
     grace = expired_grace(app)
     expired = prune_expired(app, grace=grace)
