@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 from django.conf import settings
 
@@ -14,6 +15,15 @@ from thorn.app import Thorn
 
 from t.postgres import PostgresServer
 from t.receiver import Receiver
+
+# Property tests share two cores with servers and workers in CI: a slow
+# example there is load, not a failure (Hypothesis would call it flaky).
+hypothesis.settings.register_profile(
+    "thorn",
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.load_profile("thorn")
 
 
 @pytest.fixture(scope="session")
