@@ -67,17 +67,21 @@ typecheck: install ## Type-check thorn/ (strict) and the typing examples in t/ty
 
 # pytest's own exit status is the target's: a failure (1), an interrupted run
 # (2) or "no tests collected" (5) all fail the target; nothing masks them.
-# The whole suite runs on SQLite, then the tasks and live stream tests on
-# SQLite in a file, which their db_worker and uvicorn processes share; then the Django database tests run
+# The whole suite runs on SQLite, then the tasks, live stream and SQLite
+# locking tests on SQLite in a file, which their db_worker and uvicorn
+# processes (and threads) share; then the Django database tests run
 # again on a PostgreSQL that the test session starts and stops itself
 # (t/postgres.py), with the Celery and tasks tests: their workers share that
 # database (Redis and workers are started and stopped by the tests,
 # t/services.py).
 POSTGRES_SUITES := t/integration/django t/integration/celery t/integration/tasks t/integration/stream
+# What runs again on SQLite in a file: other processes and threads share it.
+SQLITE_FILE_SUITES := t/integration/tasks t/integration/stream \
+	t/integration/django/test_sqlite_writers.py t/integration/django/test_api_races.py
 
 test: lint docs ## Install, lint, build the docs, then run the whole test suite (what CI runs).
 	$(BIN)/pytest $(ARGS)
-	THORN_TEST_DATABASE=sqlite-file $(BIN)/pytest t/integration/tasks t/integration/stream $(ARGS)
+	THORN_TEST_DATABASE=sqlite-file $(BIN)/pytest $(SQLITE_FILE_SUITES) $(ARGS)
 	THORN_TEST_DATABASE=postgresql $(BIN)/pytest $(POSTGRES_SUITES) $(ARGS)
 
 test-postgres: install ## Run the Django database, Celery and tasks tests on a throwaway PostgreSQL.

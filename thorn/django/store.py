@@ -42,6 +42,7 @@ from thorn.django.models.records import (
     State,
 )
 from thorn.django.stream.notify import notify_after_commit
+from thorn.django.transactions import write_transaction
 from thorn.messages import Delivery, Message, decode_message, encode_message
 from thorn.store import Backlog, DueDelivery, Recovered, Result, Store
 from thorn.utils.log import get_logger
@@ -135,7 +136,8 @@ class DjangoStore(Store):
 
     def _skip_locked(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # PostgreSQL: relays running at once take different rows instead of
-        # waiting for each other.  SQLite serializes writers anyway.
+        # waiting for each other.  SQLite serializes the writers: each claim
+        # is a write_transaction, which holds the write lock from the start.
         if connections[self.db].features.has_select_for_update_skip_locked:
             locked: QuerySet[Any] = queryset.select_for_update(skip_locked=True)
             return locked
@@ -445,7 +447,7 @@ class DjangoStore(Store):
             Q(relayed_at__isnull=True) | Q(relayed_at__lte=cutoff)
         )
         records = MessageRecord.objects.using(self.db)
-        with transaction.atomic(using=self.db):
+        with write_transaction(MessageRecord, self.db):
             ids = list(
                 self._skip_locked(records.filter(due).order_by("created_at")).values_list(
                     "id", flat=True
@@ -463,7 +465,7 @@ class DjangoStore(Store):
         lease = new_lease()
         due = Q(state__in=ACTIVE, next_attempt_at__lte=now) & _free(now)
         records = DeliveryRecord.objects.using(self.db)
-        with transaction.atomic(using=self.db):
+        with write_transaction(DeliveryRecord, self.db):
             ids = list(
                 self._skip_locked(records.filter(due).order_by("next_attempt_at")).values_list(
                     "id", flat=True
@@ -519,7 +521,7 @@ class DjangoStore(Store):
             Q(id__in=list(ids)) & ~Q(state=State.STREAMED) & (~Q(state__in=ACTIVE) | _free(now))
         )
         records = DeliveryRecord.objects.using(self.db)
-        with transaction.atomic(using=self.db):
+        with write_transaction(DeliveryRecord, self.db):
             taken = list(self._skip_locked(records.filter(takeable)).values_list("id", flat=True))
             records.filter(takeable, id__in=taken).update(
                 **_due_again(now), lease=lease, locked_until=now + self._lease_period()
@@ -535,7 +537,7 @@ class DjangoStore(Store):
         now = timezone.now()
         records = DeliveryRecord.objects.using(self.db)
         lost = Q(subscription=subscription, state__in=RECOVERABLE, created_at__gte=since)
-        with transaction.atomic(using=self.db):
+        with write_transaction(DeliveryRecord, self.db):
             ids = list(
                 self._skip_locked(records.filter(lost).order_by("created_at")).values_list(
                     "id", flat=True

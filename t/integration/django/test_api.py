@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,6 @@ import pytest
 import standardwebhooks
 import time_machine
 from django.contrib.auth.models import User
-from django.db import connection
 from django.urls import reverse
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
@@ -32,7 +30,6 @@ from rest_framework.test import APIClient
 from thorn import Event
 from thorn._state import current_app
 from thorn.django.models import Subscriber
-from thorn.django.rest_framework.serializers import SubscriberSerializer
 from thorn.django.rest_framework.views import MAX_BODY_SIZE
 from thorn.exceptions import ImproperlyConfigured
 from thorn.transport import Transport
@@ -546,60 +543,6 @@ def test_saving_a_subscription_as_it_is_is_not_a_duplicate(api, alice, method, p
     assert 1 == Subscriber.objects.count()
 
 
-def post_at_once(users: list[User], bodies: list[dict[str, Any]]) -> list[int]:
-    """POST ``bodies[i]`` to /hooks/ as ``users[i]``, each from its own thread and connection.
-
-    Every request waits, once validated, until all of them are: then they
-    save together, which is when a duplicate (or one too many) could slip
-    through.  Returns the statuses, sorted.
-    """
-    barrier = threading.Barrier(len(bodies), timeout=30)
-    validate = SubscriberSerializer.validate
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-
-    def validate_together(self: SubscriberSerializer, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = validate(self, attrs)
-        barrier.wait()
-        return attrs
-
-    def post(user: User, body: dict[str, Any]) -> None:
-        try:
-            statuses.append(client_for(user).post(LIST, body, format="json").status_code)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SubscriberSerializer, "validate", validate_together)
-        threads = [
-            threading.Thread(target=post, args=pair) for pair in zip(users, bodies, strict=True)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    assert [] == errors
-    return sorted(statuses)
-
-
-@pytest.fixture
-def row_locks() -> None:
-    """Skip unless the database locks rows (PostgreSQL); SQLite's test database is per thread."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs row locks and a database shared by threads (PostgreSQL)")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_simultaneous_duplicates_make_one_subscription(row_locks, alice):
-    """Two identical POSTs saving at the same moment: one 201, one 400 (the owner is locked)."""
-    statuses = post_at_once([alice, alice], [DOCS_EXAMPLE, DOCS_EXAMPLE])
-
-    assert [201, 400] == statuses
-    assert 1 == Subscriber.objects.count()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_identical_subscriptions_do_not_multiply_deliveries(api, receiver, sentinel):
     """Five POSTs of one subscription make one subscription: a save sends one webhook, not five."""
@@ -765,18 +708,6 @@ def test_an_unusable_limit_names_the_setting(settings, api):
     with pytest.raises(ImproperlyConfigured, match="THORN_MAX_SUBSCRIPTIONS_PER_USER"):
         api.post(LIST, DOCS_EXAMPLE, format="json")
     assert 0 == Subscriber.objects.count()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_simultaneous_subscriptions_cannot_pass_the_limit(settings, row_locks, alice):
-    """With a limit of 1, two different POSTs saving at the same moment: one 201, one 400."""
-    settings.THORN_MAX_SUBSCRIPTIONS_PER_USER = 1
-    bodies = [{**DOCS_EXAMPLE, "url": f"https://e.com/h/{n}"} for n in range(2)]
-
-    statuses = post_at_once([alice, alice], bodies)
-
-    assert [201, 400] == statuses
-    assert 1 == Subscriber.objects.count()
 
 
 # -- update ----------------------------------------------------------------

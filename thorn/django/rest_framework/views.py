@@ -18,6 +18,7 @@ from thorn.conf import setting_problem
 from thorn.django.intent import announce_unsubscribe, verify_intent
 from thorn.django.rest_framework.parsers import guarded
 from thorn.django.rest_framework.serializers import SubscriberSerializer, serializer_for
+from thorn.django.transactions import write_transaction
 from thorn.exceptions import ImproperlyConfigured
 from thorn.utils.imports import import_string
 
@@ -106,13 +107,15 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
 
         Two requests of one user that create or change subscriptions wait
         for each other, so both cannot pass the duplicate check (or the
-        limit) before either saves.  Databases without row locks (SQLite)
-        do not lock: there, two simultaneous requests can still both pass.
+        limit) before either saves.  SQLite, which has no row locks, holds
+        its write lock for the whole transaction instead (see
+        :func:`~thorn.django.transactions.write_transaction`): there every
+        such request waits for the one before it.
         """
         using = router.db_for_write(model)
         user = self.request.user
         with ExitStack() as stack:
-            stack.enter_context(transaction.atomic(using=using))
+            stack.enter_context(write_transaction(model, using))
             if isinstance(user, models.Model) and user.pk is not None:
                 user_db = user._state.db or using
                 if user_db != using:
