@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
-from django.db import models, router, transaction
+from django.db import models, transaction
 from rest_framework import exceptions, generics, parsers, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -112,10 +112,9 @@ class SubscriberViewMixin(generics.GenericAPIView[Any]):
         :func:`~thorn.django.transactions.write_transaction`): there every
         such request waits for the one before it.
         """
-        using = router.db_for_write(model)
         user = self.request.user
         with ExitStack() as stack:
-            stack.enter_context(write_transaction(model, using))
+            using = stack.enter_context(write_transaction(model))
             if isinstance(user, models.Model) and user.pk is not None:
                 user_db = user._state.db or using
                 if user_db != using:

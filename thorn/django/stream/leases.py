@@ -21,13 +21,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import models, router, transaction
+from django.db import models, router
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from thorn.django.index import subscriptions_changed
 from thorn.django.models import StreamLease
 from thorn.django.models.subscriber import STREAM
+from thorn.django.transactions import write_transaction
 
 if TYPE_CHECKING:
     from thorn.conf import Settings
@@ -61,40 +62,29 @@ def _seen(subscriber_model: type[models.Model], subscription: Any, now: datetime
         subscriber_model._default_manager.filter(uuid=subscription).update(stream_seen_at=now)
 
 
-class _AtTheLimit(Exception):
-    """The user holds the maximum: the lease just written is rolled back."""
-
-
 def acquire(user: Any, subscriber: models.Model, settings: Settings) -> StreamLease | None:
     """Take a lease for a stream of ``subscriber`` by ``user``; ``None`` if they hold the maximum.
 
-    The user's expired leases are deleted first.  The lease is written
-    before anything is read: SQLite then waits for another process's write
-    instead of refusing at once ("database is locked"), which it does to a
-    transaction that read first.  The count that follows includes the new
-    lease, under the lock of the user's row; over the limit, it is rolled back.
+    The user's expired leases are deleted first.  The count and the new
+    lease are one :func:`~thorn.django.transactions.write_transaction`,
+    under the lock of the user's row: two streams opened at once cannot
+    both take the last place.
     """
     limit = int(settings.THORN_MAX_STREAMS_PER_USER)
     now = timezone.now()
-    using = router.db_for_write(StreamLease)
-    try:
-        with transaction.atomic(using=using):
-            lease: StreamLease = StreamLease.objects.using(using).create(
-                user_id=user.pk,
-                subscription=subscriber.uuid,  # type: ignore[attr-defined]
-                started_at=now,
-                expires_at=now + lease_period(settings),
-            )
-            # Django's foreign keys are checked at commit on PostgreSQL, so the
-            # lease written above holds no lock on the user's row yet.
-            users = user.__class__._default_manager.db_manager(using).select_for_update()
-            list(users.filter(pk=user.pk).values_list("pk", flat=True))
-            leases = StreamLease.objects.using(using).filter(user=user.pk)
-            leases.filter(expires_at__lte=now).delete()
-            if leases.count() > limit:
-                raise _AtTheLimit
-    except _AtTheLimit:
-        return None
+    with write_transaction(StreamLease) as using:
+        users = user.__class__._default_manager.db_manager(using).select_for_update()
+        list(users.filter(pk=user.pk).values_list("pk", flat=True))
+        leases = StreamLease.objects.using(using).filter(user=user.pk)
+        leases.filter(expires_at__lte=now).delete()
+        if leases.count() >= limit:
+            return None
+        lease: StreamLease = StreamLease.objects.using(using).create(
+            user_id=user.pk,
+            subscription=subscriber.uuid,  # type: ignore[attr-defined]
+            started_at=now,
+            expires_at=now + lease_period(settings),
+        )
     _seen(type(subscriber), lease.subscription, now)
     return lease
 
